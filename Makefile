@@ -1,0 +1,51 @@
+# Clearcue developer commands. `make demo` and `make test` are the two a newcomer runs (see README).
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint typecheck venv migrate serve worker workers beat superuser clean
+
+## Environment: a virtualenv with torch's CPU build installed first, so nothing can pull a CUDA build.
+venv: $(STAMP)
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "Clearcue needs Python 3.11")'
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet "torch==2.13.0"
+	$(PY) -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+## 1. The main job (embedded: SQLite + in-process tasks unless DATABASE_URL / CELERY_BROKER_URL are set).
+demo: venv migrate
+	$(PY) manage.py demo
+
+## 2. The whole test suite (PostgreSQL when DATABASE_URL is set, SQLite otherwise), after the linter.
+test: venv lint
+	$(PY) -m pytest
+
+lint: venv
+	$(VENV)/bin/ruff check .
+
+typecheck: venv
+	$(VENV)/bin/mypy --strict licensing/merkle.py licensing/note.py licensing/verifier.py clearcue/env.py clearcue/apikeys.py
+
+migrate: venv
+	$(PY) manage.py migrate --noinput
+
+serve: migrate
+	$(PY) manage.py runserver 127.0.0.1:8000
+
+## Workers: one per queue scales each kind of work separately (needs CELERY_BROKER_URL).
+worker: venv
+	$(PY) -m celery -A clearcue worker -Q $${QUEUES:-default,ingest,generate,seal,ledger} -l INFO
+
+beat: venv
+	$(PY) -m celery -A clearcue beat -l INFO -s $${CLEARCUE_DATA_DIR:-var}/celerybeat-schedule
+
+superuser: migrate
+	$(PY) manage.py createsuperuser
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .ruff_cache .mypy_cache

@@ -1,0 +1,67 @@
+"""`manage.py demo`: the main job. Today: tenancy only, honestly labelled as such (see README)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from clearcue import actions
+from clearcue.models import ApiKey, Membership, Organization, Role, User
+
+PERSONAS = [
+    # (username, organization slug, organization name, role)
+    ("ada.auditor", "clearcue-operator", "Clearcue (operator)", Role.COMPLIANCE_AUDITOR),
+    ("cat.admin", "clearcue-operator", "Clearcue (operator)", Role.CATALOG_ADMIN),
+    ("cleo.client", "northlight-pictures", "Northlight Pictures", Role.CLIENT),
+    ("bo.client", "brightwave-agency", "Brightwave Agency", Role.CLIENT),
+    ("rhea.rights", "harbor-music-publishing", "Harbor Music Publishing", Role.RIGHTS_HOLDER),
+]
+
+
+class Command(BaseCommand):
+    """Create the demo organizations and personas and print a fresh API key for each."""
+
+    help = (
+        "Run the Clearcue demo. Until catalog ingestion, the gate and sealing land, this sets up the "
+        "tenants and personas and prints their API keys and the URLs to try; it does not generate music."
+    )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        self.stdout.write(self.style.MIGRATE_HEADING("Clearcue demo: tenancy and API access"))
+        self.stdout.write(
+            "This stage of the demo creates organizations, personas and API keys. Catalog ingestion, the\n"
+            "generation gate and sealing are not built yet, so no music is generated in this run.\n"
+        )
+        rows = []
+        with transaction.atomic():
+            for username, slug, org_name, role in PERSONAS:
+                org = Organization.objects.filter(slug=slug).first() or actions.do_create_organization(
+                    name=org_name, slug=slug, is_operator=slug == "clearcue-operator", actor=None
+                )
+                user, _ = User.objects.get_or_create(username=username)
+                membership = actions.do_add_membership(user=user, organization=org, role=role, actor=None)
+                # Re-running the demo replaces its keys instead of piling them up.
+                for old in ApiKey.objects.filter(membership=membership, name="demo", revoked_at__isnull=True):
+                    actions.do_revoke_api_key(api_key=old, actor=user)
+                issued = actions.do_create_api_key(membership=membership, name="demo", actor=user)
+                rows.append((username, org.slug, role, issued.plaintext))
+        width = max(len(r[0]) for r in rows)
+        for username, slug, role, key in rows:
+            self.stdout.write(f"  {username:<{width}}  {role:<18}  {slug:<24}  {key}")
+        base = settings.CLEARCUE_PUBLIC_URL
+        self.stdout.write("")
+        self.stdout.write(f"Database: {settings.DATABASES['default']['ENGINE'].rsplit('.', 1)[-1]} "
+                          f"({settings.DATABASES['default']['NAME']})")
+        broker = "in-process (no broker set)" if settings.CELERY_TASK_ALWAYS_EAGER else settings.CELERY_BROKER_URL
+        self.stdout.write(f"Celery: {broker}")
+        self.stdout.write(f"Organizations: {Organization.objects.count()}, memberships: "
+                          f"{Membership.objects.count()}, active API keys: "
+                          f"{ApiKey.objects.filter(revoked_at__isnull=True).count()}")
+        self.stdout.write("")
+        self.stdout.write("Start the server with `make serve`, then try:")
+        self.stdout.write(f"  curl -H 'Authorization: Bearer {rows[2][3]}' {base}/api/v1/me/")
+        self.stdout.write(f"  API docs: {base}/api/docs/   schema: {base}/api/schema/   health: {base}/healthz")
+        self.stdout.write(f"  Admin: {base}/admin/ (create a login with `make superuser`)")
