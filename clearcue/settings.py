@@ -255,8 +255,22 @@ if _key_prefix:
     CELERY_BROKER_TRANSPORT_OPTIONS["global_keyprefix"] = _key_prefix
 CELERY_TASK_SEND_SENT_EVENT = True
 CELERY_WORKER_SEND_TASK_EVENTS = True
-# Periodic work; apps add their entries (see clearcue/celery.py).
-CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {}
+# Periodic work (run `make beat`, one per deployment).
+CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
+    "ledger-checkpoint": {
+        "task": "licensing.ledger.publish_checkpoint",
+        "schedule": float(env.int("CLEARCUE_CHECKPOINT_INTERVAL", 300, minimum=5)),
+    },
+}
+
+# --- Ledger --------------------------------------------------------------------------------------------
+# The checkpoint origin line (C2SP tlog-checkpoint): a schema-less URL naming this log.
+LEDGER_ORIGIN = env.str("CLEARCUE_LEDGER_ORIGIN", "clearcue.localhost/ledger") or ""
+if not LEDGER_ORIGIN or any(c.isspace() for c in LEDGER_ORIGIN) or "+" in LEDGER_ORIGIN:
+    raise ImproperlyConfigured("CLEARCUE_LEDGER_ORIGIN: must be non-empty, without spaces or '+'")
+# The signing key as a signed-note key string (PRIVATE+KEY+...), or a file made by `init_ledger_key`.
+LEDGER_SIGNING_KEY = env.str("CLEARCUE_LEDGER_SIGNING_KEY")
+LEDGER_SIGNING_KEY_PATH = Path(env.str("CLEARCUE_LEDGER_SIGNING_KEY_PATH", str(DATA_DIR / "keys" / "ledger.key")) or "")
 
 # --- Logging -----------------------------------------------------------------------------------------
 LOG_LEVEL = env.choice("CLEARCUE_LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR"))

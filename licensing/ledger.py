@@ -1,0 +1,300 @@
+"""The rights ledger on the database: who may write it, how proofs are read, how it is verified.
+
+Writes happen only in `licensing.actions` (`do_append_ledger_entries`, `do_publish_checkpoint`); this
+module holds the read side and the pure-ish pieces they share: the actor record, the entry draft, the
+batched node fetcher that feeds `licensing.merkle`, and the full verification used by `verify_ledger`.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+
+from clearcue.exceptions import DomainError
+from licensing import merkle
+from licensing.models import Checkpoint, LedgerEntry, LedgerHead, LedgerNode, node_key_of
+
+PAYLOAD_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who caused an entry: user and organization ids (if any) and a display name frozen at write time."""
+
+    name: str
+    user_id: int | None = None
+    organization_id: int | None = None
+
+    @classmethod
+    def of(cls, user: Any, organization: Any = None) -> Actor:
+        """The actor record of a user (acting for an organization, when known)."""
+        if user is None or not getattr(user, "is_authenticated", False):
+            return cls.system()
+        display = user.get_full_name() or user.get_username()
+        if organization is not None:
+            display = f"{display} ({organization.name})"
+        return cls(name=display, user_id=user.pk, organization_id=getattr(organization, "pk", None))
+
+    @classmethod
+    def system(cls, component: str = "clearcue") -> Actor:
+        """The platform itself (scheduled tasks, migrations, commands run without a user)."""
+        return cls(name=f"system:{component}")
+
+    def as_json(self) -> dict[str, Any]:
+        """The actor as it appears in the payload."""
+        return {"name": self.name, "organization_id": self.organization_id, "user_id": self.user_id}
+
+
+@dataclass(frozen=True)
+class EntryDraft:
+    """An entry about to be appended: its type, subject and JSON body (no floats)."""
+
+    entry_type: str
+    data: Mapping[str, Any] = field(default_factory=dict)
+    subject_type: str = ""
+    subject_id: str = ""
+
+
+def format_time(moment: datetime) -> str:
+    """RFC 3339 UTC with microseconds, the one time format inside payloads."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+# --- Node storage -------------------------------------------------------------------------------------------
+
+
+def fetch_nodes(ids: Sequence[merkle.NodeId]) -> dict[merkle.NodeId, bytes]:
+    """Load node hashes in at most two queries: level 0 from entries, higher levels from LedgerNode."""
+    found: dict[merkle.NodeId, bytes] = {}
+    leaves = [index for level, index in ids if level == 0]
+    inner = {node_key_of(node): node for node in ids if node[0] > 0}
+    if leaves:
+        for index, digest in LedgerEntry.objects.filter(leaf_index__in=leaves).values_list("leaf_index", "leaf_hash"):
+            found[(0, index)] = bytes(digest)
+    if inner:
+        for key, digest in LedgerNode.objects.filter(key__in=list(inner)).values_list("key", "hash"):
+            found[inner[key]] = bytes(digest)
+    return found
+
+
+# --- Reads --------------------------------------------------------------------------------------------------
+
+
+def current_head() -> tuple[int, bytes]:
+    """(size, root) of the log as committed now."""
+    head = LedgerHead.objects.filter(pk=1).first()
+    return (head.size, bytes(head.root_hash)) if head else (0, merkle.EMPTY_ROOT)
+
+
+def _check_size_known(size: int) -> int:
+    current, _ = current_head()
+    if size < 0 or size > current:
+        raise DomainError("tree_size_out_of_range", f"Tree size must be between 0 and {current}.",
+                          details={"tree_size": size, "current_size": current})
+    return current
+
+
+def root_at(size: int) -> bytes:
+    """The root of the log's first `size` entries (one batched read)."""
+    _check_size_known(size)
+    return merkle.root_from(size, fetch_nodes)
+
+
+def inclusion_proof(leaf_index: int, tree_size: int) -> list[bytes]:
+    """RFC 9162 inclusion proof of entry `leaf_index` in the tree of `tree_size` entries."""
+    _check_size_known(tree_size)
+    if not 0 <= leaf_index < tree_size:
+        raise DomainError("leaf_index_out_of_range", "leaf_index must be below tree_size.",
+                          details={"leaf_index": leaf_index, "tree_size": tree_size})
+    return merkle.inclusion_proof(leaf_index, tree_size, fetch_nodes)
+
+
+def consistency_proof(first: int, second: int) -> list[bytes]:
+    """RFC 9162 consistency proof between tree sizes `first` <= `second`."""
+    _check_size_known(second)
+    if not 0 <= first <= second:
+        raise DomainError("invalid_tree_sizes", "Need 0 <= first <= second.",
+                          details={"first": first, "second": second})
+    return merkle.consistency_proof(first, second, fetch_nodes)
+
+
+def b64(data: bytes) -> str:
+    """Standard base64, as in checkpoints and RFC 9162 JSON APIs."""
+    return base64.b64encode(data).decode("ascii")
+
+
+# --- Verification -------------------------------------------------------------------------------------------
+
+
+@dataclass
+class VerificationReport:
+    """Outcome of a full ledger verification: counts, and the first divergence found (if any)."""
+
+    entries: int = 0
+    nodes: int = 0
+    checkpoints: int = 0
+    root: bytes = merkle.EMPTY_ROOT
+    problem: str | None = None
+    index: int | None = None
+    expected: str | None = None
+    found: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        """True when nothing diverged."""
+        return self.problem is None
+
+    def fail(self, problem: str, *, index: int | None, expected: str, found: str) -> VerificationReport:
+        """Record the first divergence."""
+        self.problem, self.index, self.expected, self.found = problem, index, expected, found
+        return self
+
+
+def _iter_entries(chunk: int) -> Iterator[tuple[int, bytes, bytes]]:
+    """Stream (leaf_index, payload, leaf_hash) in index order with keyset pagination (no big OFFSETs)."""
+    last = -1
+    while True:
+        rows = list(
+            LedgerEntry.objects.filter(leaf_index__gt=last)
+            .order_by("leaf_index")
+            .values_list("leaf_index", "payload", "leaf_hash")[:chunk]
+        )
+        if not rows:
+            return
+        for index, payload, digest in rows:
+            yield index, bytes(payload), bytes(digest)
+        last = rows[-1][0]
+
+
+def verify_ledger(*, verifier_keys: Sequence[str] | None = None, chunk: int = 20_000) -> VerificationReport:
+    """Recompute every leaf hash, every stored subtree hash, the root, and check every checkpoint.
+
+    Stops at the first divergence and reports it precisely (what, at which index, expected vs found).
+    """
+    from licensing import note  # local: keeps cryptography out of module import for web paths
+
+    report = VerificationReport()
+    size, head_root = current_head()
+    checkpoints = list(Checkpoint.objects.order_by("tree_size"))
+    checkpoint_roots: dict[int, bytes] = {}
+    wanted_sizes = {c.tree_size for c in checkpoints}
+
+    acc = merkle.MerkleAccumulator()
+    leaf_hashes = bytearray()
+    expected_index = 0
+    if 0 in wanted_sizes:
+        checkpoint_roots[0] = acc.root()
+    for index, payload, stored in _iter_entries(chunk):
+        if index != expected_index:
+            return report.fail("gap_in_leaf_indices", index=expected_index, expected=str(expected_index),
+                               found=str(index))
+        computed = merkle.leaf_hash(payload)
+        if computed != stored:
+            return report.fail("leaf_hash_mismatch", index=index, expected=computed.hex(), found=stored.hex())
+        acc.append_leaf_hash(computed)
+        leaf_hashes += computed
+        expected_index += 1
+        if expected_index in wanted_sizes:
+            checkpoint_roots[expected_index] = acc.root()
+    report.entries = expected_index
+    if report.entries != size:
+        return report.fail("size_mismatch", index=report.entries, expected=str(size), found=str(report.entries))
+    report.root = acc.root()
+    if report.root != head_root:
+        return report.fail("head_root_mismatch", index=size, expected=report.root.hex(), found=head_root.hex())
+
+    problem = _verify_nodes(report, bytes(leaf_hashes), size, chunk)
+    if problem is not None:
+        return problem
+
+    keys = list(verifier_keys) if verifier_keys is not None else [ledger_verifier_key()]
+    verifiers = [note.NoteVerifier.from_key_string(k) for k in keys]
+    previous: Checkpoint | None = None
+    for checkpoint in checkpoints:
+        try:
+            text, _ = note.open_note(checkpoint.note, verifiers)
+            body = note.parse_checkpoint_body(text)
+        except note.NoteError as exc:
+            return report.fail("checkpoint_signature_invalid", index=checkpoint.tree_size,
+                               expected="a valid signature by the ledger key", found=f"{type(exc).__name__}: {exc}")
+        if body.size != checkpoint.tree_size or body.root_hash != bytes(checkpoint.root_hash):
+            return report.fail("checkpoint_row_mismatch", index=checkpoint.tree_size,
+                               expected=f"{checkpoint.tree_size} {bytes(checkpoint.root_hash).hex()}",
+                               found=f"{body.size} {body.root_hash.hex()}")
+        if checkpoint.tree_size > size:
+            return report.fail("checkpoint_beyond_log", index=checkpoint.tree_size, expected=f"<= {size}",
+                               found=str(checkpoint.tree_size))
+        recomputed = checkpoint_roots[checkpoint.tree_size]
+        if body.root_hash != recomputed:
+            return report.fail("checkpoint_root_mismatch", index=checkpoint.tree_size, expected=recomputed.hex(),
+                               found=body.root_hash.hex())
+        if previous is not None:
+            try:
+                merkle.verify_consistency(previous.tree_size, checkpoint.tree_size,
+                                          consistency_proof(previous.tree_size, checkpoint.tree_size),
+                                          bytes(previous.root_hash), body.root_hash)
+            except merkle.ProofError as exc:
+                return report.fail("checkpoints_inconsistent", index=checkpoint.tree_size,
+                                   expected=f"consistent with checkpoint {previous.tree_size}", found=str(exc))
+        previous = checkpoint
+        report.checkpoints += 1
+    return report
+
+
+def _verify_nodes(report: VerificationReport, leaves: bytes, size: int, chunk: int) -> VerificationReport | None:
+    """Check every stored subtree hash (levels >= 1) against its recomputation from the leaves."""
+    below = [leaves[i : i + 32] for i in range(0, len(leaves), 32)]
+    level = 1
+    while len(below) >= 2:
+        expected = [merkle.node_hash(below[2 * i], below[2 * i + 1]) for i in range(len(below) // 2)]
+        lo, hi = node_key_of((level, 0)), node_key_of((level + 1, 0))
+        stored = dict(LedgerNode.objects.filter(key__gte=lo, key__lt=hi).values_list("key", "hash").iterator(chunk))
+        for index, digest in enumerate(expected):
+            found = stored.pop(lo + index, None)
+            if found is None or bytes(found) != digest:
+                return report.fail("node_hash_mismatch", index=index << level,
+                                   expected=f"level {level} node {index}: {digest.hex()}",
+                                   found="missing" if found is None else bytes(found).hex())
+            report.nodes += 1
+        if stored:
+            extra = min(stored) - lo
+            return report.fail("unexpected_node", index=extra << level, expected="no node",
+                               found=f"level {level} node {extra}")
+        below = expected
+        level += 1
+    if LedgerNode.objects.filter(key__gte=node_key_of((level, 0))).exists():
+        return report.fail("unexpected_node", index=size, expected="no node", found=f"level >= {level}")
+    return None
+
+
+# --- Keys ---------------------------------------------------------------------------------------------------
+
+
+def _key_path(setting: str) -> Path:
+    return Path(getattr(settings, setting))
+
+
+def ledger_signer_key() -> str:
+    """The checkpoint signing key (signed-note `PRIVATE+KEY+...` string) from settings or its file."""
+    configured: str | None = settings.LEDGER_SIGNING_KEY
+    if configured:
+        return configured
+    path = _key_path("LEDGER_SIGNING_KEY_PATH")
+    if not path.exists():
+        raise DomainError("ledger_key_missing",
+                          f"No ledger signing key at {path}; create one with `manage.py init_ledger_key`.",
+                          status=503)
+    return path.read_text(encoding="utf-8").strip()
+
+
+def ledger_verifier_key() -> str:
+    """The public verifier key string (`<name>+<id>+<key>`) that auditors use."""
+    from licensing import note
+
+    return note.NoteSigner.from_key_string(ledger_signer_key()).verifier().key_string
