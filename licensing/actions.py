@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from clearcue.context import request_id_var
@@ -14,16 +14,39 @@ from clearcue.exceptions import DomainError
 from licensing import merkle
 from licensing.canonical import CanonicalJSONError, canonical_bytes
 from licensing.ledger import PAYLOAD_VERSION, Actor, EntryDraft, fetch_nodes, format_time, ledger_signer_key
-from licensing.models import Checkpoint, EntryType, LedgerEntry, LedgerHead, LedgerNode, node_key_of
+from licensing.models import Checkpoint, EntryType, LedgerEntry, LedgerHead, node_key_of
+
+_ENTRY_COLUMNS = ("leaf_index", "entry_type", "created_at", "actor_user_id", "actor_organization_id", "actor_name",
+                  "request_id", "subject_type", "subject_id", "payload", "leaf_hash")
 
 
-def _lock_head() -> LedgerHead:
-    """Lock the log head row (created by migration; recreated empty if a test flush removed it)."""
-    head = LedgerHead.objects.select_for_update().filter(pk=1).first()
-    if head is None:
+def _lock_head() -> tuple[int, bytes]:
+    """Lock the log head row and return (size, root); the row is created by migration (or after a test flush)."""
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SELECT size, root_hash FROM licensing_ledgerhead WHERE id = 1 FOR UPDATE")
+        else:  # SQLite: the IMMEDIATE transaction already holds the database write lock
+            cursor.execute("SELECT size, root_hash FROM licensing_ledgerhead WHERE id = 1")
+        row = cursor.fetchone()
+    if row is None:
         LedgerHead.objects.get_or_create(pk=1, defaults={"size": 0, "root_hash": merkle.EMPTY_ROOT})
-        head = LedgerHead.objects.select_for_update().get(pk=1)
-    return head
+        return _lock_head()
+    return int(row[0]), bytes(row[1])
+
+
+def _insert(table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    """Bulk insert: COPY on PostgreSQL (the fastest path for batches), executemany elsewhere."""
+    if not rows:
+        return
+    names = ", ".join(columns)
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor, cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+    else:
+        with connection.cursor() as cursor:
+            placeholders = ", ".join(["%s"] * len(columns))
+            cursor.executemany(f"INSERT INTO {table} ({names}) VALUES ({placeholders})", rows)  # noqa: S608
 
 
 def do_append_ledger_entries(drafts: Sequence[EntryDraft], *, actor: Actor,
@@ -32,7 +55,8 @@ def do_append_ledger_entries(drafts: Sequence[EntryDraft], *, actor: Actor,
 
     Serializes on the log head (a row lock on PostgreSQL; SQLite's IMMEDIATE transactions hold the write
     lock), so concurrent writers get dense, gapless, unique leaf indices. Appending m entries to a log of n
-    costs one head read, one read of at most log2(n)+1 right-edge nodes, and bulk inserts.
+    costs one locked head read, one read of at most 2*log2(n) stored nodes (the right edge that the new
+    leaves complete, and the peaks of the new root), two bulk inserts and one head update.
     """
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("ledger entries must be appended inside the caller's transaction.atomic() block")
@@ -42,56 +66,43 @@ def do_append_ledger_entries(drafts: Sequence[EntryDraft], *, actor: Actor,
     if unknown:
         raise DomainError("unknown_entry_type", "Unknown ledger entry type.", details={"entry_types": unknown})
     now = timezone.now()
-    request_id = request_id if request_id is not None else request_id_var.get()
+    request_id = (request_id if request_id is not None else request_id_var.get())[:80]
+    common = {"v": PAYLOAD_VERSION, "time": format_time(now), "actor": actor.as_json(), "request_id": request_id}
     payloads = []
     for position, draft in enumerate(drafts):
-        body: dict[str, Any] = {
-            "v": PAYLOAD_VERSION,
-            "type": draft.entry_type,
-            "time": format_time(now),
-            "actor": actor.as_json(),
-            "request_id": request_id,
-            "subject": {"type": draft.subject_type, "id": draft.subject_id},
-            "data": draft.data,
-        }
+        body = {**common, "type": draft.entry_type, "subject": {"type": draft.subject_type, "id": draft.subject_id},
+                "data": draft.data}
         try:
             payloads.append(canonical_bytes(body))
         except CanonicalJSONError as exc:
             raise DomainError("invalid_ledger_payload", str(exc), details={"draft": position}) from exc
+    hashes = [merkle.leaf_hash(p) for p in payloads]
 
-    with transaction.atomic():
-        head = _lock_head()
-        start = head.size
-        hashes = [merkle.leaf_hash(p) for p in payloads]
-        seen: dict[merkle.NodeId, bytes] = {}
+    # From here on the caller's transaction holds the head lock until it commits or rolls back.
+    start, _ = _lock_head()
+    size = start + len(drafts)
+    # One read for every stored node this append needs: the right edge it completes and the new root's peaks
+    # that already exist (a node exists iff it covers only leaves below `start`).
+    wanted = {*merkle.append_fetch_node_ids(start, len(drafts)),
+              *(node for node in merkle.root_node_ids(size) if (node[1] + 1) << node[0] <= start)}
+    known = fetch_nodes(sorted(wanted))
+    created = merkle.nodes_to_store_on_batch_append(start, hashes, lambda ids: known)
+    known.update(created)
 
-        def fetch(ids: Sequence[merkle.NodeId]) -> dict[merkle.NodeId, bytes]:
-            loaded = fetch_nodes(ids)
-            seen.update(loaded)
-            return loaded
-
-        created = merkle.nodes_to_store_on_batch_append(start, hashes, fetch)
-        seen.update(created)
-        entries = [
-            LedgerEntry(
-                leaf_index=start + i, entry_type=d.entry_type, created_at=now, actor_user_id=actor.user_id,
-                actor_organization_id=actor.organization_id, actor_name=actor.name[:200],
-                request_id=request_id[:80], subject_type=d.subject_type, subject_id=str(d.subject_id)[:64],
-                payload=p, leaf_hash=h,
-            )
-            for i, (d, p, h) in enumerate(zip(drafts, payloads, hashes, strict=True))
-        ]
-        LedgerEntry.objects.bulk_create(entries, batch_size=2000)
-        LedgerNode.objects.bulk_create(
-            [LedgerNode(key=node_key_of(node), hash=digest) for node, digest in created if node[0] > 0],
-            batch_size=2000,
-        )
-        head.size = start + len(entries)
-        # The new root folds the new tree's peaks: most were just created or fetched; load the rest.
-        missing = [node for node in merkle.root_node_ids(head.size) if node not in seen]
-        seen.update(fetch_nodes(missing) if missing else {})
-        head.root_hash = merkle.root_from_nodes(head.size, seen)
-        head.save(update_fields=["size", "root_hash", "updated_at"])
+    entries = [
+        LedgerEntry(leaf_index=start + i, entry_type=d.entry_type, created_at=now, actor_user_id=actor.user_id,
+                    actor_organization_id=actor.organization_id, actor_name=actor.name[:200], request_id=request_id,
+                    subject_type=d.subject_type, subject_id=str(d.subject_id)[:64], payload=p, leaf_hash=h)
+        for i, (d, p, h) in enumerate(zip(drafts, payloads, hashes, strict=True))
+    ]
+    _insert("licensing_ledgerentry", _ENTRY_COLUMNS,
+            [tuple(getattr(e, c) for c in _ENTRY_COLUMNS) for e in entries])
+    _insert("licensing_ledgernode", ("key", "hash"),
+            [(node_key_of(node), digest) for node, digest in created if node[0] > 0])
+    root = merkle.root_from_nodes(size, known)
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE licensing_ledgerhead SET size = %s, root_hash = %s, updated_at = %s WHERE id = 1",
+                       [size, root, now])
     return entries
 
 
@@ -108,13 +119,13 @@ def do_publish_checkpoint(*, actor: Actor | None = None) -> Checkpoint:
 
     signer = note.NoteSigner.from_key_string(ledger_signer_key())
     with transaction.atomic():
-        head = _lock_head()
-        existing = Checkpoint.objects.filter(tree_size=head.size).first()
+        size, root = _lock_head()
+        existing = Checkpoint.objects.filter(tree_size=size).first()
         if existing is not None:
             return existing
-        body = note.Checkpoint(origin=settings.LEDGER_ORIGIN, size=head.size, root_hash=bytes(head.root_hash))
+        body = note.Checkpoint(origin=settings.LEDGER_ORIGIN, size=size, root_hash=root)
         signed = note.sign_note(note.format_checkpoint_body(body), [signer])
         return Checkpoint.objects.create(
-            tree_size=head.size, root_hash=bytes(head.root_hash), origin=settings.LEDGER_ORIGIN,
+            tree_size=size, root_hash=root, origin=settings.LEDGER_ORIGIN,
             key_name=signer.name, note=signed, created_at=timezone.now(),
         )

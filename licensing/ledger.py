@@ -15,10 +15,11 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
+from django.db import connection, transaction
 
 from clearcue.exceptions import DomainError
 from licensing import merkle
-from licensing.models import Checkpoint, LedgerEntry, LedgerHead, LedgerNode, node_key_of
+from licensing.models import NODE_LEVEL_SHIFT, Checkpoint, LedgerHead, node_key_of
 
 PAYLOAD_VERSION = 1
 
@@ -70,16 +71,29 @@ def format_time(moment: datetime) -> str:
 
 
 def fetch_nodes(ids: Sequence[merkle.NodeId]) -> dict[merkle.NodeId, bytes]:
-    """Load node hashes in at most two queries: level 0 from entries, higher levels from LedgerNode."""
-    found: dict[merkle.NodeId, bytes] = {}
+    """Load node hashes in one round trip: level 0 from the entries' leaf hashes, higher levels from LedgerNode.
+
+    Raw SQL on purpose: this is the hot path of every proof and append, and ORM overhead would dominate it.
+    """
     leaves = [index for level, index in ids if level == 0]
     inner = {node_key_of(node): node for node in ids if node[0] > 0}
+    # Only "%s" placeholders are interpolated into the SQL text; values travel as parameters.
+    parts, params = [], []
     if leaves:
-        for index, digest in LedgerEntry.objects.filter(leaf_index__in=leaves).values_list("leaf_index", "leaf_hash"):
-            found[(0, index)] = bytes(digest)
+        placeholders = ", ".join(["%s"] * len(leaves))
+        parts.append(f"SELECT 0, leaf_index, leaf_hash FROM licensing_ledgerentry WHERE leaf_index IN ({placeholders})")  # noqa: S608
+        params.extend(leaves)
     if inner:
-        for key, digest in LedgerNode.objects.filter(key__in=list(inner)).values_list("key", "hash"):
-            found[inner[key]] = bytes(digest)
+        placeholders = ", ".join(["%s"] * len(inner))
+        parts.append(f"SELECT 1, key, hash FROM licensing_ledgernode WHERE key IN ({placeholders})")  # noqa: S608
+        params.extend(inner)
+    found: dict[merkle.NodeId, bytes] = {}
+    if not parts:
+        return found
+    with connection.cursor() as cursor:
+        cursor.execute(" UNION ALL ".join(parts), params)
+        for kind, key, digest in cursor.fetchall():
+            found[inner[key] if kind else (0, key)] = bytes(digest)
     return found
 
 
@@ -156,20 +170,28 @@ class VerificationReport:
         return self
 
 
+def _stream(sql: str, chunk: int) -> Iterator[tuple[Any, ...]]:
+    """Stream rows of a query without loading them all (a server-side cursor on PostgreSQL)."""
+    if connection.vendor == "postgresql":
+        with transaction.atomic():
+            raw = connection.connection  # psycopg 3 connection; named cursors stream from the server
+            with raw.cursor(name=f"ledger_verify_{id(sql)}") as cursor:
+                cursor.itersize = chunk
+                cursor.execute(sql)
+                yield from cursor
+    else:
+        with connection.cursor() as cursor:
+            cursor.execute(sql)
+            while rows := cursor.fetchmany(chunk):
+                yield from rows
+
+
 def _iter_entries(chunk: int) -> Iterator[tuple[int, bytes, bytes]]:
-    """Stream (leaf_index, payload, leaf_hash) in index order with keyset pagination (no big OFFSETs)."""
-    last = -1
-    while True:
-        rows = list(
-            LedgerEntry.objects.filter(leaf_index__gt=last)
-            .order_by("leaf_index")
-            .values_list("leaf_index", "payload", "leaf_hash")[:chunk]
-        )
-        if not rows:
-            return
-        for index, payload, digest in rows:
-            yield index, bytes(payload), bytes(digest)
-        last = rows[-1][0]
+    """Stream (leaf_index, payload, leaf_hash) in index order."""
+    for index, payload, digest in _stream(
+        "SELECT leaf_index, payload, leaf_hash FROM licensing_ledgerentry ORDER BY leaf_index", chunk
+    ):
+        yield index, bytes(payload), bytes(digest)
 
 
 def verify_ledger(*, verifier_keys: Sequence[str] | None = None, chunk: int = 20_000) -> VerificationReport:
@@ -248,28 +270,41 @@ def verify_ledger(*, verifier_keys: Sequence[str] | None = None, chunk: int = 20
 
 
 def _verify_nodes(report: VerificationReport, leaves: bytes, size: int, chunk: int) -> VerificationReport | None:
-    """Check every stored subtree hash (levels >= 1) against its recomputation from the leaves."""
+    """Check every stored subtree hash (levels >= 1) against its recomputation from the leaves.
+
+    Nodes are streamed in key order, which is level-major, so each level is compared in one pass while the
+    level below it is held in memory (32 bytes per node).
+    """
     below = [leaves[i : i + 32] for i in range(0, len(leaves), 32)]
-    level = 1
-    while len(below) >= 2:
-        expected = [merkle.node_hash(below[2 * i], below[2 * i + 1]) for i in range(len(below) // 2)]
-        lo, hi = node_key_of((level, 0)), node_key_of((level + 1, 0))
-        stored = dict(LedgerNode.objects.filter(key__gte=lo, key__lt=hi).values_list("key", "hash").iterator(chunk))
-        for index, digest in enumerate(expected):
-            found = stored.pop(lo + index, None)
-            if found is None or bytes(found) != digest:
+    level, index = 1, 0
+    expected = [merkle.node_hash(below[2 * i], below[2 * i + 1]) for i in range(len(below) // 2)]
+    for key, digest in _stream("SELECT key, hash FROM licensing_ledgernode ORDER BY key", chunk):
+        node_level, node_index = key >> NODE_LEVEL_SHIFT, key & ((1 << NODE_LEVEL_SHIFT) - 1)
+        while node_level > level or index >= len(expected):
+            if index < len(expected):
                 return report.fail("node_hash_mismatch", index=index << level,
-                                   expected=f"level {level} node {index}: {digest.hex()}",
-                                   found="missing" if found is None else bytes(found).hex())
-            report.nodes += 1
-        if stored:
-            extra = min(stored) - lo
-            return report.fail("unexpected_node", index=extra << level, expected="no node",
-                               found=f"level {level} node {extra}")
-        below = expected
-        level += 1
-    if LedgerNode.objects.filter(key__gte=node_key_of((level, 0))).exists():
-        return report.fail("unexpected_node", index=size, expected="no node", found=f"level >= {level}")
+                                   expected=f"level {level} node {index}: {expected[index].hex()}", found="missing")
+            below, level, index = expected, level + 1, 0
+            expected = [merkle.node_hash(below[2 * i], below[2 * i + 1]) for i in range(len(below) // 2)]
+            if not expected:
+                return report.fail("unexpected_node", index=size, expected="no node",
+                                   found=f"level {node_level} node {node_index}")
+        if node_level < level or node_index != index:
+            return report.fail("unexpected_node" if node_index > index or node_level < level else "node_hash_mismatch",
+                               index=min(node_index, index) << level,
+                               expected=f"level {level} node {index}", found=f"level {node_level} node {node_index}")
+        if bytes(digest) != expected[index]:
+            return report.fail("node_hash_mismatch", index=index << level,
+                               expected=f"level {level} node {index}: {expected[index].hex()}",
+                               found=bytes(digest).hex())
+        report.nodes += 1
+        index += 1
+    while expected:
+        if index < len(expected):
+            return report.fail("node_hash_mismatch", index=index << level,
+                               expected=f"level {level} node {index}: {expected[index].hex()}", found="missing")
+        below, level, index = expected, level + 1, 0
+        expected = [merkle.node_hash(below[2 * i], below[2 * i + 1]) for i in range(len(below) // 2)]
     return None
 
 

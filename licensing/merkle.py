@@ -14,15 +14,16 @@ store append-only. Any hash the RFC needs (roots, proof elements) is either one 
 right-to-left fold of a few stored nodes (the incomplete right edge of a tree), so every read below is one
 batched ``fetch`` of O(log n) node ids:
 
-============================  ============================================  =========================
-operation                     node ids to fetch                             at most
-============================  ============================================  =========================
-append leaf ``i``             ``append_fetch_node_ids(i, 1)``               popcount of trailing 1s
-append ``m`` leaves at ``s``  ``append_fetch_node_ids(s, m)``               ``log2(s) + 1``
-root of ``size``              ``root_node_ids(size)``                       ``popcount(size)``
-inclusion ``(i, size)``       ``inclusion_proof_node_ids(i, size)``         ``2 * log2(size)``
-consistency ``(m, n)``        ``consistency_proof_node_ids(m, n)``          ``2 * log2(n) + 1``
-============================  ============================================  =========================
+============================  ============================================  ==============================
+operation                     node ids to fetch (one call)                  count, at most
+============================  ============================================  ==============================
+append leaf ``i``             ``append_fetch_node_ids(i, 1)``               trailing 1 bits of ``i``
+append ``m`` leaves at ``s``  ``append_fetch_node_ids(s, m)``               ``s.bit_count()``
+same, with the new root       ``root_node_ids(s)`` (via ``batch_append``)   ``s.bit_count()``
+root of ``size``              ``root_node_ids(size)``                       ``size.bit_count()``
+inclusion ``(i, size)``       ``inclusion_proof_node_ids(i, size)``         ``2 * size.bit_length()``
+consistency ``(m, n)``        ``consistency_proof_node_ids(m, n)``          ``2 * n.bit_length() + 1``
+============================  ============================================  ==============================
 
 A ``fetch`` callable receives the list of node ids and returns a mapping from (at least) those ids to
 their 32-byte hashes; a missing id raises :class:`MissingNodeError`. Verifiers never fetch: they check
@@ -34,13 +35,14 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from hashlib import sha256
 from itertools import islice
-from typing import Final
+from typing import Final, NamedTuple
 
 __all__ = [
     "EMPTY_ROOT",
     "HASH_SIZE",
     "LEAF_PREFIX",
     "NODE_PREFIX",
+    "BatchAppend",
     "Fetch",
     "HashSizeError",
     "InvalidIndexError",
@@ -53,6 +55,7 @@ __all__ = [
     "ProofPlan",
     "RootMismatchError",
     "append_fetch_node_ids",
+    "batch_append",
     "consistency_proof",
     "consistency_proof_node_ids",
     "consistency_proof_plan",
@@ -71,6 +74,7 @@ __all__ = [
     "root_from_inclusion_proof",
     "root_from_nodes",
     "root_node_ids",
+    "roots_from_consistency_proof",
     "verify_consistency",
     "verify_inclusion",
 ]
@@ -247,6 +251,32 @@ def append_fetch_node_ids(start_size: int, count: int = 1) -> list[NodeId]:
     return needed
 
 
+def _append_onto(
+    stack: list[tuple[int, int, bytes]], start_size: int, leaf_hashes: Sequence[bytes]
+) -> list[tuple[NodeId, bytes]]:
+    """Append leaves onto a right-edge stack of ``(level, index, hash)``; return the nodes created.
+
+    ``stack`` must hold at least the peaks the new leaves merge with, largest first; it is left holding
+    the new tree's peaks (those it was given plus the new ones).
+    """
+    created: list[tuple[NodeId, bytes]] = []
+    for offset, h in enumerate(leaf_hashes):
+        if len(h) != HASH_SIZE:
+            raise HashSizeError(f"leaf hash {start_size + offset} has {len(h)} bytes, want {HASH_SIZE}")
+        level, index = 0, start_size + offset
+        created.append(((0, index), h))
+        while index & 1:
+            sibling_level, sibling_index, sibling = stack.pop()
+            # Invariant: the popped node is this node's left sibling; anything else means a gap.
+            if sibling_level != level or sibling_index != index - 1:
+                raise MissingNodeError([(level, index - 1)])
+            h = sha256(NODE_PREFIX + sibling + h).digest()
+            level, index = level + 1, index >> 1
+            created.append(((level, index), h))
+        stack.append((level, index, h))
+    return created
+
+
 def nodes_to_store_on_batch_append(
     start_size: int, leaf_hashes: Sequence[bytes], fetch: Fetch
 ) -> list[tuple[NodeId, bytes]]:
@@ -257,26 +287,30 @@ def nodes_to_store_on_batch_append(
     """
     ids = append_fetch_node_ids(start_size, len(leaf_hashes))
     stored = _fetch_all(fetch, ids)
-    # Right-edge stack of (level, index, hash), largest first. The peaks that get merged are always the
-    # smallest ones, so seeding the stack with just those (the fetched ids) is enough.
-    stack: list[tuple[int, int, bytes]] = [(level, index, stored[(level, index)]) for level, index in ids]
-    created: list[tuple[NodeId, bytes]] = []
-    for offset, h in enumerate(leaf_hashes):
-        if len(h) != HASH_SIZE:
-            raise HashSizeError(f"leaf hash {start_size + offset} has {len(h)} bytes, want {HASH_SIZE}")
-        position = start_size + offset
-        level, index = 0, position
-        created.append(((0, index), h))
-        while index & 1:
-            sibling_level, sibling_index, sibling = stack.pop()
-            # Invariant check: the popped node must be this node's left sibling.
-            if sibling_level != level or sibling_index != index - 1:
-                raise MissingNodeError([(level, index - 1)])
-            h = sha256(NODE_PREFIX + sibling + h).digest()
-            level, index = level + 1, index >> 1
-            created.append(((level, index), h))
-        stack.append((level, index, h))
-    return created
+    # The peaks that get merged are always the smallest ones, so the fetched ids are a valid stack.
+    stack = [(level, index, stored[(level, index)]) for level, index in ids]
+    return _append_onto(stack, start_size, leaf_hashes)
+
+
+class BatchAppend(NamedTuple):
+    """Result of :func:`batch_append`: the nodes to store (creation order) and the new tree's root."""
+
+    nodes: list[tuple[NodeId, bytes]]
+    root: bytes
+
+
+def batch_append(start_size: int, leaf_hashes: Sequence[bytes], fetch: Fetch) -> BatchAppend:
+    """Append leaves like :func:`nodes_to_store_on_batch_append` and also return the new root.
+
+    Fetches all of ``root_node_ids(start_size)`` (popcount of the old size, one call) instead of only the
+    merged peaks, because the unmerged ones are still peaks of the new tree and the root needs them.
+    """
+    ids = root_node_ids(start_size)
+    stored = _fetch_all(fetch, ids)
+    stack = [(level, index, stored[(level, index)]) for level, index in ids]
+    created = _append_onto(stack, start_size, leaf_hashes)
+    root = _fold([h for _, _, h in stack]) if stack else EMPTY_ROOT
+    return BatchAppend(created, root)
 
 
 def nodes_to_store_on_append(leaf_index: int, leaf_hash: bytes, fetch: Fetch) -> list[tuple[NodeId, bytes]]:
@@ -637,6 +671,14 @@ class MerkleAccumulator:
             n >>= 1
         peaks.append(h)
 
+    def _push_each(self, items: Sequence[bytes], *, hashed: bool) -> None:
+        """Append leaves one at a time (the slow path, for unaligned heads and short tails)."""
+        for item in items:
+            if hashed:
+                self.append_leaf_hash(item)
+            else:
+                self._push(0, sha256(LEAF_PREFIX + item).digest())
+
     def _extend(self, items: Iterable[bytes], *, hashed: bool) -> None:
         """Append leaves one by one up to block alignment, then a whole block at a time."""
         it = iter(items)
@@ -647,27 +689,28 @@ class MerkleAccumulator:
             if head:
                 # Unaligned start (resumed accumulator, or a previous short batch): go leaf by leaf.
                 chunk = list(islice(it, head))
-                for item in chunk:
-                    if hashed:
-                        self.append_leaf_hash(item)
-                    else:
-                        self._push(0, digest(leaf + item).digest())
+                self._push_each(chunk, hashed=hashed)
                 if len(chunk) < head:
                     return
             chunk = list(islice(it, _BLOCK))
             if not chunk:
                 return
+            if len(chunk) < _BLOCK:
+                self._push_each(chunk, hashed=hashed)
+                return
             if hashed:
-                level = chunk
-                for h in level:
+                for h in chunk:
                     if len(h) != HASH_SIZE:
                         raise HashSizeError(f"leaf hash has {len(h)} bytes, want {HASH_SIZE}")
+                pairs = iter(chunk)
+                level = [digest(node + a + b).digest() for a, b in zip(pairs, pairs, strict=True)]
             else:
-                level = [digest(leaf + item).digest() for item in chunk]
-            if len(chunk) < _BLOCK:
-                for h in level:
-                    self._push(0, h)
-                return
+                # Hash leaves and their parents in one pass: no list of leaf hashes is built.
+                pairs = iter(chunk)
+                level = [
+                    digest(node + digest(leaf + a).digest() + digest(leaf + b).digest()).digest()
+                    for a, b in zip(pairs, pairs, strict=True)
+                ]
             while len(level) > 1:
                 pairs = iter(level)
                 level = [digest(node + a + b).digest() for a, b in zip(pairs, pairs, strict=True)]

@@ -360,11 +360,23 @@ def test_batch_append_creates_the_same_nodes_as_sequential_append(cuts: list[int
         created = merkle.nodes_to_store_on_batch_append(start, LEAF_HASHES[start:end], store.fetch)
         assert len(store.calls) - calls_before <= 1
         if store.calls[calls_before:]:
-            assert len(store.calls[-1]) <= start.bit_length()
+            assert len(store.calls[-1]) <= start.bit_count()
         for node, h in created:
             assert node not in store.nodes, f"{node} created twice"
             store.nodes[node] = h
     assert store.nodes == STORE.nodes
+
+
+@settings(max_examples=60, deadline=None)
+@given(start=st.integers(0, MAX_SIZE), count=st.integers(0, 80))
+def test_batch_append_with_root_returns_the_new_root_from_one_fetch(start: int, count: int) -> None:
+    end = min(start + count, MAX_SIZE)
+    store = NodeStore()
+    store.nodes = {node: h for node, h in STORE.nodes.items() if (node[1] + 1) << node[0] <= start}
+    result = merkle.batch_append(start, LEAF_HASHES[start:end], store.fetch)
+    assert result.root == naive.mth(LEAVES[:end])
+    assert result.nodes == merkle.nodes_to_store_on_batch_append(start, LEAF_HASHES[start:end], STORE.fetch)
+    assert store.calls == ([merkle.root_node_ids(start)] if start else [])
 
 
 def test_append_creates_exactly_the_complete_nodes() -> None:

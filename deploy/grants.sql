@@ -1,0 +1,28 @@
+-- Database grants for Clearcue on PostgreSQL.
+--
+-- Two roles: the OWNER (runs `manage.py migrate`, owns every table) and the APPLICATION role that web
+-- processes and workers connect as. The application role may read and append to the ledger tables but
+-- never UPDATE, DELETE or TRUNCATE them: even a compromised app server cannot rewrite history. The
+-- pgtrigger triggers refuse UPDATE/DELETE for everyone as a second line; only the owner could drop them,
+-- and verify_ledger (or any auditor holding a checkpoint) would then detect the change.
+--
+-- Run as the owner after each migration:
+--   psql "$OWNER_DATABASE_URL" -v app_role=clearcue_app -f deploy/grants.sql
+
+\set ON_ERROR_STOP on
+
+GRANT USAGE ON SCHEMA public TO :"app_role";
+
+-- Everything else: ordinary read/write.
+SELECT format('GRANT SELECT, INSERT, UPDATE, DELETE ON TABLE %I TO %I', tablename, :'app_role')
+FROM pg_tables
+WHERE schemaname = 'public'
+  AND tablename NOT IN ('licensing_ledgerentry', 'licensing_ledgernode', 'licensing_checkpoint')
+\gexec
+GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA public TO :"app_role";
+
+-- Append-only ledger tables: SELECT and INSERT only.
+REVOKE ALL ON TABLE licensing_ledgerentry, licensing_ledgernode, licensing_checkpoint FROM :"app_role";
+GRANT SELECT, INSERT ON TABLE licensing_ledgerentry, licensing_ledgernode, licensing_checkpoint TO :"app_role";
+-- The log head is the one mutable ledger row (its size and root are re-derivable from the entries).
+GRANT SELECT, INSERT, UPDATE ON TABLE licensing_ledgerhead TO :"app_role";
