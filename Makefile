@@ -22,14 +22,15 @@ demo: venv migrate
 	$(PY) manage.py demo
 
 ## 2. The whole test suite (PostgreSQL when DATABASE_URL is set, SQLite otherwise), after the linter.
-test: venv lint
+test: venv lint typecheck
 	$(PY) -m pytest
 
 lint: venv
 	$(VENV)/bin/ruff check .
 
 typecheck: venv
-	$(VENV)/bin/mypy --strict licensing/merkle.py licensing/note.py licensing/verifier.py clearcue/env.py clearcue/apikeys.py
+	$(VENV)/bin/mypy --strict --follow-imports=silent \
+		licensing/merkle.py licensing/note.py licensing/verifier.py licensing/canonical.py clearcue/env.py clearcue/apikeys.py
 
 migrate: venv
 	$(PY) manage.py migrate --noinput

@@ -6,6 +6,7 @@ deployment fails at startup instead of running with a silent default.
 
 from __future__ import annotations
 
+import builtins
 import os
 import re
 from collections.abc import Mapping
@@ -22,10 +23,10 @@ _RATE = re.compile(r"^\d+/(s|sec|second|m|min|minute|h|hour|d|day)$")
 class Env:
     """Reads settings from a mapping (os.environ by default); secrets may come from `<NAME>_FILE`."""
 
-    def __init__(self, environ: Mapping[str, str] | None = None) -> None:
+    def __init__(self, environ: Mapping[builtins.str, builtins.str] | None = None) -> None:
         self._environ = os.environ if environ is None else environ
 
-    def raw(self, name: str) -> str | None:
+    def raw(self, name: builtins.str) -> builtins.str | None:
         """Return the value of NAME or the contents of the file named by NAME_FILE, or None if unset."""
         value = self._environ.get(name)
         file_name = self._environ.get(f"{name}_FILE")
@@ -41,12 +42,12 @@ class Env:
             return None
         return value
 
-    def str(self, name: str, default: str | None = None) -> str | None:
+    def str(self, name: builtins.str, default: builtins.str | None = None) -> builtins.str | None:
         """A string value, or the default when unset."""
         value = self.raw(name)
         return default if value is None else value
 
-    def bool(self, name: str, default: bool) -> bool:
+    def bool(self, name: builtins.str, default: builtins.bool) -> builtins.bool:
         """A boolean written as 1/0, true/false, yes/no or on/off."""
         value = self.raw(name)
         if value is None:
@@ -58,7 +59,10 @@ class Env:
             return False
         raise ImproperlyConfigured(f"{name}: expected a boolean (true/false, 1/0, yes/no, on/off), got {value!r}")
 
-    def int(self, name: str, default: int, *, minimum: int | None = None, maximum: int | None = None) -> int:
+    def int(
+        self, name: builtins.str, default: builtins.int, *, minimum: builtins.int | None = None,
+        maximum: builtins.int | None = None,
+    ) -> builtins.int:
         """An integer, optionally bounded."""
         value = self.raw(name)
         if value is None:
@@ -73,14 +77,14 @@ class Env:
             raise ImproperlyConfigured(f"{name}: must be <= {maximum}, got {parsed}")
         return parsed
 
-    def list(self, name: str, default: list[str]) -> list[str]:
+    def list(self, name: builtins.str, default: builtins.list[builtins.str]) -> builtins.list[builtins.str]:
         """A comma-separated list; empty items are dropped."""
         value = self.raw(name)
         if value is None:
             return list(default)
         return [item.strip() for item in value.split(",") if item.strip()]
 
-    def choice(self, name: str, default: str, choices: tuple[str, ...]) -> str:
+    def choice(self, name: builtins.str, default: builtins.str, choices: tuple[builtins.str, ...]) -> builtins.str:
         """One of a fixed set of values."""
         value = self.raw(name)
         if value is None:
@@ -89,7 +93,7 @@ class Env:
             raise ImproperlyConfigured(f"{name}: expected one of {', '.join(choices)}, got {value!r}")
         return value
 
-    def url(self, name: str, schemes: tuple[str, ...]) -> str | None:
+    def url(self, name: builtins.str, schemes: tuple[builtins.str, ...]) -> builtins.str | None:
         """A URL whose scheme is one of `schemes` and which names a host or a path."""
         value = self.raw(name)
         if value is None:
@@ -107,7 +111,7 @@ class Env:
             raise ImproperlyConfigured(f"{name}: invalid port in {_redact(value)!r}") from None
         return value
 
-    def rate(self, name: str, default: str) -> str:
+    def rate(self, name: builtins.str, default: builtins.str) -> builtins.str:
         """A DRF throttle rate such as `120/min`."""
         value = self.raw(name)
         if value is None:

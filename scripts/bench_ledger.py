@@ -74,17 +74,17 @@ def main() -> None:
 def payload(i: int) -> bytes:
     """A realistic ~230-byte canonical entry payload."""
     return (
-        '{"actor":{"name":"system:bench","organization_id":null,"user_id":null},"data":{"license_id":%d,'
-        '"territories":["WORLD"],"uses":["ai_training","style_reference"],"work_id":%d},"request_id":"bench",'
-        '"subject":{"id":"%d","type":"licensing.license"},"time":"2026-11-21T12:00:00.000000Z",'
-        '"type":"license.granted","v":1}' % (i, i * 7, i)
+        '{"actor":{"name":"system:bench","organization_id":null,"user_id":null},"data":{"license_id":'
+        f'{i},"territories":["WORLD"],"uses":["ai_training","style_reference"],"work_id":{i * 7}}},'
+        f'"request_id":"bench","subject":{{"id":"{i}","type":"licensing.license"}},'
+        '"time":"2026-11-21T12:00:00.000000Z","type":"license.granted","v":1}'
     ).encode()
 
 
 def pct(values: list[float], q: float) -> float:
     """The q-th percentile (0-100) of values."""
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
 
 
 def line(label: str, value: str, raw: str = "") -> None:
@@ -218,7 +218,8 @@ def grow_synthetic(size: int, target: int, peaks: dict) -> tuple[int, dict]:
             end = min(target, size + chunk)
             payloads = [payload(i) for i in range(size, end)]
             hashes = [sha256(b"\x00" + p).digest() for p in payloads]
-            created = merkle.nodes_to_store_on_batch_append(size, hashes, lambda ids: {i: peaks[i] for i in ids})
+            edge = dict(peaks)
+            created = merkle.nodes_to_store_on_batch_append(size, hashes, lambda ids, edge=edge: edge)
             with raw.cursor() as cur:
                 with cur.copy("COPY licensing_ledgerentry (leaf_index, entry_type, created_at, actor_name, "
                               "request_id, subject_type, subject_id, payload, leaf_hash) FROM STDIN") as copy:

@@ -266,16 +266,18 @@ def test_a_changed_payload_is_found_with_its_index(ledger_key):
     assert report.expected == hashlib.sha256(b'\x00{"forged":true}').hexdigest()
 
 
-def test_a_payload_rewritten_with_a_matching_leaf_hash_is_found_by_the_root(ledger_key):
-    append(30)
+@pytest.mark.parametrize(("leaf", "problem", "index"), [
+    (3, "node_hash_mismatch", 2),  # its parent subtree (leaves 2..3) no longer matches
+    (30, "head_root_mismatch", 31),  # the last leaf of 31 has no stored parent: the root catches it
+])
+def test_a_payload_rewritten_with_a_matching_leaf_hash_is_found_by_the_tree(ledger_key, leaf, problem, index):
+    append(31)
     forged = b'{"forged":true}'
-    _without_triggers(
-        "licensing_ledgerentry",
-        "UPDATE licensing_ledgerentry SET payload = %s, leaf_hash = %s WHERE leaf_index = 3",
-        [forged, merkle.leaf_hash(forged)],
-    )
+    _without_triggers("licensing_ledgerentry",
+                      "UPDATE licensing_ledgerentry SET payload = %s, leaf_hash = %s WHERE leaf_index = %s",
+                      [forged, merkle.leaf_hash(forged), leaf])
     report = verify_ledger()
-    assert report.problem == "head_root_mismatch"
+    assert (report.problem, report.index) == (problem, index)
 
 
 def test_a_deleted_row_is_found_as_a_gap(ledger_key):
@@ -296,6 +298,22 @@ def test_a_tampered_subtree_hash_is_found(ledger_key):
     assert report.index == 4  # level 2 node 1 covers leaves 4..7
     with pytest.raises(Exception, match="ledger verification FAILED: node_hash_mismatch"):
         call_command("verify_ledger")
+
+
+def test_a_deleted_or_extra_subtree_hash_is_found(ledger_key):
+    append(16)
+    _without_triggers("licensing_ledgernode", "DELETE FROM licensing_ledgernode WHERE key = %s", [(1 << 56) | 5])
+    report = verify_ledger()
+    assert (report.problem, report.index, report.found) == ("node_hash_mismatch", 10, "missing")
+    leaves = ledger.fetch_nodes([(0, 10), (0, 11)])
+    with connection.cursor() as cursor:
+        cursor.execute("INSERT INTO licensing_ledgernode (key, hash) VALUES (%s, %s)",
+                       [(1 << 56) | 5, merkle.node_hash(leaves[(0, 10)], leaves[(0, 11)])])
+    assert verify_ledger().ok
+    with connection.cursor() as cursor:  # level 1 of a 16-leaf tree has nodes 0..7 only
+        cursor.execute("INSERT INTO licensing_ledgernode (key, hash) VALUES (%s, %s)", [(1 << 56) | 9, b"\x01" * 32])
+    report = verify_ledger()
+    assert (report.problem, report.found) == ("unexpected_node", "level 1 node 9")
 
 
 def test_a_checkpoint_with_a_bad_signature_is_rejected(ledger_key):
