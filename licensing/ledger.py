@@ -20,7 +20,7 @@ from django.db import connection, transaction
 
 from clearcue.exceptions import DomainError
 from licensing import merkle
-from licensing.models import NODE_LEVEL_SHIFT, Checkpoint, LedgerHead, node_key_of
+from licensing.models import NODE_LEVEL_SHIFT, Checkpoint, node_key_of
 
 PAYLOAD_VERSION = 1
 
@@ -103,8 +103,10 @@ def fetch_nodes(ids: Sequence[merkle.NodeId]) -> dict[merkle.NodeId, bytes]:
 
 def current_head() -> tuple[int, bytes]:
     """(size, root) of the log as committed now."""
-    head = LedgerHead.objects.filter(pk=1).first()
-    return (head.size, bytes(head.root_hash)) if head else (0, merkle.EMPTY_ROOT)
+    with connection.cursor() as cursor:  # raw: read on every proof request
+        cursor.execute("SELECT size, root_hash FROM licensing_ledgerhead WHERE id = 1")
+        row = cursor.fetchone()
+    return (int(row[0]), bytes(row[1])) if row else (0, merkle.EMPTY_ROOT)
 
 
 def _check_size_known(size: int) -> int:

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from io import StringIO
 from typing import Any
 
 from django.conf import settings
+from django.core.management import call_command
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from clearcue import actions
 from clearcue.models import ApiKey, Membership, Organization, Role, User
+from licensing.actions import do_publish_checkpoint
+from licensing.ledger import Actor, ledger_verifier_key, verify_ledger
 
 PERSONAS = [
     # (username, organization slug, organization name, role)
@@ -26,14 +30,16 @@ class Command(BaseCommand):
 
     help = (
         "Run the Clearcue demo. Until catalog ingestion, the gate and sealing land, this sets up the "
-        "tenants and personas and prints their API keys and the URLs to try; it does not generate music."
+        "tenants and personas, prints their API keys, signs a ledger checkpoint and verifies the ledger; "
+        "it does not generate music."
     )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        self.stdout.write(self.style.MIGRATE_HEADING("Clearcue demo: tenancy and API access"))
+        self.stdout.write(self.style.MIGRATE_HEADING("Clearcue demo: tenancy, API access and the rights ledger"))
         self.stdout.write(
-            "This stage of the demo creates organizations, personas and API keys. Catalog ingestion, the\n"
-            "generation gate and sealing are not built yet, so no music is generated in this run.\n"
+            "This stage of the demo creates organizations, personas and API keys, then signs a checkpoint of\n"
+            "the rights ledger and verifies it. Catalog ingestion, the generation gate and sealing are not\n"
+            "built yet, so no license is ingested and no music is generated in this run.\n"
         )
         rows = []
         with transaction.atomic():
@@ -60,8 +66,24 @@ class Command(BaseCommand):
         self.stdout.write(f"Organizations: {Organization.objects.count()}, memberships: "
                           f"{Membership.objects.count()}, active API keys: "
                           f"{ApiKey.objects.filter(revoked_at__isnull=True).count()}")
+        self._ledger()
         self.stdout.write("")
         self.stdout.write("Start the server with `make serve`, then try:")
         self.stdout.write(f"  curl -H 'Authorization: Bearer {rows[2][3]}' {base}/api/v1/me/")
         self.stdout.write(f"  API docs: {base}/api/docs/   schema: {base}/api/schema/   health: {base}/healthz")
         self.stdout.write(f"  Admin: {base}/admin/ (create a login with `make superuser`)")
+        self.stdout.write(f"  Ledger: {base}/api/v1/ledger/checkpoint  (verify offline: README, 'Auditing the ledger')")
+
+    def _ledger(self) -> None:
+        """Make sure the checkpoint key exists, sign the current tree head, verify the whole ledger."""
+        if not settings.LEDGER_SIGNING_KEY and not settings.LEDGER_SIGNING_KEY_PATH.exists():
+            call_command("init_ledger_key", stdout=StringIO(), stderr=StringIO())
+        checkpoint = do_publish_checkpoint(actor=Actor.system("demo"))
+        report = verify_ledger()
+        self.stdout.write("")
+        self.stdout.write(f"Ledger: {checkpoint.tree_size} entries; latest checkpoint (signed note):")
+        for line in checkpoint.note.rstrip("\n").split("\n"):
+            self.stdout.write(f"    {line}")
+        self.stdout.write(f"Verifier key (auditors pin this): {ledger_verifier_key()}")
+        verdict = "OK" if report.ok else f"FAILED: {report.problem} at {report.index}"
+        self.stdout.write(f"verify_ledger: {verdict} ({report.entries} entries, {report.checkpoints} checkpoints)")
