@@ -178,7 +178,8 @@ def _stream(sql: str, chunk: int) -> Iterator[tuple[Any, ...]]:
     if connection.vendor == "postgresql":
         with transaction.atomic():
             raw = connection.connection  # psycopg 3 connection; named cursors stream from the server
-            with raw.cursor(name=f"ledger_verify_{id(sql)}") as cursor:
+            # Binary results: bytea arrives as raw bytes (no hex decoding), ~2x the rows/s of text mode.
+            with raw.cursor(name=f"ledger_verify_{id(sql)}", binary=True) as cursor:
                 cursor.itersize = chunk
                 cursor.execute(sql)
                 yield from cursor
