@@ -44,3 +44,18 @@ def test_every_registered_task_is_routed_to_a_declared_queue():
     for name in ours:
         queues = [r["queue"] for pattern, r in routes.items() if fnmatch.fnmatch(name, pattern)]
         assert queues and queues[0] in declared, f"{name} has no explicit route"
+
+
+def test_the_checkpoint_task_runs_on_a_real_worker_on_the_ledger_queue(settings):
+    from licensing import note
+    from licensing.models import Checkpoint
+    from licensing.tasks import publish_checkpoint
+    from tests.licensing.conftest import append
+
+    signer, _ = note.generate_key(settings.LEDGER_ORIGIN)
+    append(5)
+    with celery_worker("ledger", extra_env={"CLEARCUE_LEDGER_SIGNING_KEY": signer}):
+        result = publish_checkpoint.delay().get(timeout=60)
+    assert result["tree_size"] == 5
+    assert Checkpoint.objects.get(pk=result["checkpoint_id"]).tree_size == 5
+    assert settings.CELERY_BEAT_SCHEDULE["ledger-checkpoint"]["task"] == publish_checkpoint.name

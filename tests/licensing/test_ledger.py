@@ -195,8 +195,9 @@ def test_the_beat_task_publishes_a_checkpoint(ledger_key):
     from licensing.tasks import publish_checkpoint
 
     append(3)
-    assert publish_checkpoint.delay().get()["tree_size"] == 3
+    assert publish_checkpoint.apply().get()["tree_size"] == 3  # the task body, run here
     assert Checkpoint.objects.get().tree_size == 3
+    assert publish_checkpoint.apply().get()["checkpoint_id"] == Checkpoint.objects.get().pk  # idempotent
 
 
 def test_entry_ranges_are_for_auditors_only(anon, client_a, auditor):
