@@ -61,18 +61,20 @@ def test_payload_is_canonical_and_records_actor_request_and_subject(client_a):
     assert b", " not in bytes(entry.payload)
 
 
-def test_an_entry_written_during_a_request_carries_its_request_id(ledger_key, auditor):
-    response = auditor.api.post("/api/v1/ledger/checkpoints/", HTTP_X_REQUEST_ID="audit-42")
-    assert response.status_code == 201
-    # Publishing a checkpoint writes no entry; write one through the same context mechanism instead.
-    from clearcue.context import request_id_var
+def test_an_entry_written_during_a_request_carries_its_request_id(rf):
+    from django.http import HttpResponse
 
-    token = request_id_var.set("audit-42")
-    try:
+    from clearcue.middleware import RequestIdMiddleware
+
+    def view(request):
         append(1)
-    finally:
-        request_id_var.reset(token)
+        return HttpResponse("ok")
+
+    response = RequestIdMiddleware(view)(rf.get("/", HTTP_X_REQUEST_ID="audit-42"))
+    assert response["X-Request-ID"] == "audit-42"
     assert LedgerEntry.objects.get().request_id == "audit-42"
+    append(1)  # outside any request: no request id leaks from the previous one
+    assert LedgerEntry.objects.get(leaf_index=1).request_id == ""
 
 
 @pytest.mark.django_db(transaction=True)
