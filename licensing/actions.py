@@ -55,8 +55,8 @@ def do_append_ledger_entries(drafts: Sequence[EntryDraft], *, actor: Actor,
 
     Serializes on the log head (a row lock on PostgreSQL; SQLite's IMMEDIATE transactions hold the write
     lock), so concurrent writers get dense, gapless, unique leaf indices. Appending m entries to a log of n
-    costs one locked head read, one read of at most 2*log2(n) stored nodes (the right edge that the new
-    leaves complete, and the peaks of the new root), two bulk inserts and one head update.
+    costs one locked head read, one read of the popcount(n) peaks of the old tree, two bulk inserts and one
+    head update.
     """
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("ledger entries must be appended inside the caller's transaction.atomic() block")
@@ -80,14 +80,8 @@ def do_append_ledger_entries(drafts: Sequence[EntryDraft], *, actor: Actor,
 
     # From here on the caller's transaction holds the head lock until it commits or rolls back.
     start, _ = _lock_head()
-    size = start + len(drafts)
-    # One read for every stored node this append needs: the right edge it completes and the new root's peaks
-    # that already exist (a node exists iff it covers only leaves below `start`).
-    wanted = {*merkle.append_fetch_node_ids(start, len(drafts)),
-              *(node for node in merkle.root_node_ids(size) if (node[1] + 1) << node[0] <= start)}
-    known = fetch_nodes(sorted(wanted))
-    created = merkle.nodes_to_store_on_batch_append(start, hashes, lambda ids: known)
-    known.update(created)
+    # One read of the old tree's peaks: the ones the new leaves complete, and the rest of the new root.
+    appended = merkle.batch_append(start, hashes, fetch_nodes)
 
     entries = [
         LedgerEntry(leaf_index=start + i, entry_type=d.entry_type, created_at=now, actor_user_id=actor.user_id,
@@ -98,11 +92,10 @@ def do_append_ledger_entries(drafts: Sequence[EntryDraft], *, actor: Actor,
     _insert("licensing_ledgerentry", _ENTRY_COLUMNS,
             [tuple(getattr(e, c) for c in _ENTRY_COLUMNS) for e in entries])
     _insert("licensing_ledgernode", ("key", "hash"),
-            [(node_key_of(node), digest) for node, digest in created if node[0] > 0])
-    root = merkle.root_from_nodes(size, known)
+            [(node_key_of(node), digest) for node, digest in appended.nodes if node[0] > 0])
     with connection.cursor() as cursor:
         cursor.execute("UPDATE licensing_ledgerhead SET size = %s, root_hash = %s, updated_at = %s WHERE id = 1",
-                       [size, root, now])
+                       [start + len(entries), appended.root, now])
     return entries
 
 

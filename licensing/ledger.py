@@ -109,36 +109,81 @@ def current_head() -> tuple[int, bytes]:
     return (int(row[0]), bytes(row[1])) if row else (0, merkle.EMPTY_ROOT)
 
 
-def _check_size_known(size: int) -> int:
+def _resolve_size(size: int | None) -> int:
+    """`size`, or the current size when None; refuses sizes the log has not reached (one head read)."""
     current, _ = current_head()
+    if size is None:
+        return current
     if size < 0 or size > current:
         raise DomainError("tree_size_out_of_range", f"Tree size must be between 0 and {current}.",
                           details={"tree_size": size, "current_size": current})
-    return current
+    return size
+
+
+@dataclass(frozen=True)
+class InclusionProof:
+    """An RFC 9162 inclusion proof with the leaf hash and the root it proves against."""
+
+    leaf_index: int
+    tree_size: int
+    leaf_hash: bytes
+    root_hash: bytes
+    inclusion_path: list[bytes]
+
+
+@dataclass(frozen=True)
+class ConsistencyProof:
+    """An RFC 9162 consistency proof with both roots."""
+
+    first: int
+    second: int
+    first_root_hash: bytes
+    second_root_hash: bytes
+    consistency_path: list[bytes]
 
 
 def root_at(size: int) -> bytes:
     """The root of the log's first `size` entries (one batched read)."""
-    _check_size_known(size)
-    return merkle.root_from(size, fetch_nodes)
+    return merkle.root_from(_resolve_size(size), fetch_nodes)
+
+
+def prove_inclusion(leaf_index: int, tree_size: int | None = None) -> InclusionProof:
+    """Inclusion proof of entry `leaf_index` in the tree of `tree_size` (default: current) entries.
+
+    One head read and one node read fetch the path, the leaf and the root together.
+    """
+    size = _resolve_size(tree_size)
+    if not 0 <= leaf_index < size:
+        raise DomainError("leaf_index_out_of_range", "leaf_index must be below tree_size.",
+                          details={"leaf_index": leaf_index, "tree_size": size})
+    plan = merkle.inclusion_proof_plan(leaf_index, size)
+    leaf, peaks = (0, leaf_index), tuple(merkle.root_node_ids(size))
+    nodes = fetch_nodes(merkle.plan_node_ids([*plan, peaks, (leaf,)]))
+    return InclusionProof(leaf_index, size, nodes[leaf], merkle.root_from_nodes(size, nodes),
+                          merkle.hashes_from_plan(plan, nodes))
+
+
+def prove_consistency(first: int, second: int | None = None) -> ConsistencyProof:
+    """Consistency proof between tree sizes `first` <= `second` (default: current), with both roots."""
+    size = _resolve_size(second)
+    if not 0 <= first <= size:
+        raise DomainError("invalid_tree_sizes", "Need 0 <= first <= second.",
+                          details={"first": first, "second": size})
+    plan = merkle.consistency_proof_plan(first, size)
+    roots = [tuple(merkle.root_node_ids(first)), tuple(merkle.root_node_ids(size))]
+    nodes = fetch_nodes(merkle.plan_node_ids([*plan, *roots]))
+    return ConsistencyProof(first, size, merkle.root_from_nodes(first, nodes), merkle.root_from_nodes(size, nodes),
+                            merkle.hashes_from_plan(plan, nodes))
 
 
 def inclusion_proof(leaf_index: int, tree_size: int) -> list[bytes]:
-    """RFC 9162 inclusion proof of entry `leaf_index` in the tree of `tree_size` entries."""
-    _check_size_known(tree_size)
-    if not 0 <= leaf_index < tree_size:
-        raise DomainError("leaf_index_out_of_range", "leaf_index must be below tree_size.",
-                          details={"leaf_index": leaf_index, "tree_size": tree_size})
-    return merkle.inclusion_proof(leaf_index, tree_size, fetch_nodes)
+    """RFC 9162 inclusion path of entry `leaf_index` in the tree of `tree_size` entries."""
+    return prove_inclusion(leaf_index, tree_size).inclusion_path
 
 
 def consistency_proof(first: int, second: int) -> list[bytes]:
-    """RFC 9162 consistency proof between tree sizes `first` <= `second`."""
-    _check_size_known(second)
-    if not 0 <= first <= second:
-        raise DomainError("invalid_tree_sizes", "Need 0 <= first <= second.",
-                          details={"first": first, "second": second})
-    return merkle.consistency_proof(first, second, fetch_nodes)
+    """RFC 9162 consistency path between tree sizes `first` <= `second`."""
+    return prove_consistency(first, second).consistency_path
 
 
 def b64(data: bytes) -> str:

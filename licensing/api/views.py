@@ -79,8 +79,6 @@ class InclusionProofView(APIView):
         query = s.InclusionQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         params = query.validated_data
-        size, _ = ledger.current_head()
-        tree_size = params.get("tree_size", size)
         if "leaf_hash" in params:
             found = LedgerEntry.objects.filter(leaf_hash=params["leaf_hash"]).values_list("leaf_index", flat=True)
             index = found.first()
@@ -88,13 +86,12 @@ class InclusionProofView(APIView):
                 raise DomainError("leaf_not_found", "No entry has this leaf hash.", status=404)
         else:
             index = params["leaf_index"]
-        path = ledger.inclusion_proof(index, tree_size)
-        leaf = ledger.fetch_nodes([(0, index)])[(0, index)]
-        root = ledger.root_at(tree_size)
-        merkle.verify_inclusion(leaf, index, tree_size, path, root)  # never serve a proof we cannot verify
+        proof = ledger.prove_inclusion(index, params.get("tree_size"))
+        # Never serve a proof we cannot verify ourselves.
+        merkle.verify_inclusion(proof.leaf_hash, index, proof.tree_size, proof.inclusion_path, proof.root_hash)
         return Response({
-            "leaf_index": index, "tree_size": tree_size, "leaf_hash": ledger.b64(leaf),
-            "root_hash": ledger.b64(root), "inclusion_path": [ledger.b64(h) for h in path],
+            "leaf_index": index, "tree_size": proof.tree_size, "leaf_hash": ledger.b64(proof.leaf_hash),
+            "root_hash": ledger.b64(proof.root_hash), "inclusion_path": [ledger.b64(h) for h in proof.inclusion_path],
         })
 
 
@@ -107,14 +104,12 @@ class ConsistencyProofView(APIView):
     def get(self, request: Request) -> Response:
         query = s.ConsistencyQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
-        first = query.validated_data["first"]
-        second = query.validated_data.get("second", ledger.current_head()[0])
-        path = ledger.consistency_proof(first, second)
+        proof = ledger.prove_consistency(query.validated_data["first"], query.validated_data.get("second"))
         return Response({
-            "first": first, "second": second,
-            "first_root_hash": ledger.b64(ledger.root_at(first)),
-            "second_root_hash": ledger.b64(ledger.root_at(second)),
-            "consistency_path": [ledger.b64(h) for h in path],
+            "first": proof.first, "second": proof.second,
+            "first_root_hash": ledger.b64(proof.first_root_hash),
+            "second_root_hash": ledger.b64(proof.second_root_hash),
+            "consistency_path": [ledger.b64(h) for h in proof.consistency_path],
         })
 
 
