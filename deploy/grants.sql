@@ -17,12 +17,19 @@ GRANT USAGE ON SCHEMA public TO :"app_role";
 SELECT format('GRANT SELECT, INSERT, UPDATE, DELETE ON TABLE %I TO %I', tablename, :'app_role')
 FROM pg_tables
 WHERE schemaname = 'public'
-  AND tablename NOT IN ('licensing_ledgerentry', 'licensing_ledgernode', 'licensing_checkpoint')
+  AND tablename NOT IN ('licensing_ledgerentry', 'licensing_ledgernode', 'licensing_checkpoint',
+                        'licensing_license', 'licensing_licensework', 'licensing_licenserevocation',
+                        'licensing_optout', 'licensing_optoutwithdrawal')
 \gexec
 GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA public TO :"app_role";
 
 -- Append-only ledger tables: SELECT and INSERT only.
 REVOKE ALL ON TABLE licensing_ledgerentry, licensing_ledgernode, licensing_checkpoint FROM :"app_role";
 GRANT SELECT, INSERT ON TABLE licensing_ledgerentry, licensing_ledgernode, licensing_checkpoint TO :"app_role";
+-- Licenses and opt-outs are append-only too: revocation and withdrawal are new rows, never edits.
+REVOKE ALL ON TABLE licensing_license, licensing_licensework, licensing_licenserevocation,
+    licensing_optout, licensing_optoutwithdrawal FROM :"app_role";
+GRANT SELECT, INSERT ON TABLE licensing_license, licensing_licensework, licensing_licenserevocation,
+    licensing_optout, licensing_optoutwithdrawal TO :"app_role";
 -- The log head is the one mutable ledger row (its size and root are re-derivable from the entries).
 GRANT SELECT, INSERT, UPDATE ON TABLE licensing_ledgerhead TO :"app_role";

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from dataclasses import field as dc_field
+from datetime import datetime
+from hashlib import sha256
 from typing import Any
 
 from django.conf import settings
@@ -11,10 +15,42 @@ from django.utils import timezone
 
 from clearcue.context import request_id_var
 from clearcue.exceptions import DomainError
+from clearcue.models import Organization
 from licensing import merkle
-from licensing.canonical import CanonicalJSONError, canonical_bytes
+from licensing.canonical import CanonicalJSONError, canonical_bytes, parse
+from licensing.catalog_format import PUBLIC_DOMAIN, LicenseTerms, PartyRef, RowError
 from licensing.ledger import PAYLOAD_VERSION, Actor, EntryDraft, fetch_nodes, format_time, ledger_signer_key
-from licensing.models import Checkpoint, EntryType, LedgerEntry, LedgerHead, node_key_of
+from licensing.models import (
+    Checkpoint,
+    Collection,
+    EntryType,
+    LedgerEntry,
+    LedgerHead,
+    License,
+    LicenseRevocation,
+    LicenseScope,
+    LicenseWork,
+    OptOut,
+    OptOutWithdrawal,
+    Party,
+    PartyKind,
+    Work,
+    WorkCreator,
+    WorkIdentifier,
+    WorkTag,
+    node_key_of,
+)
+from licensing.prepared import PreparedRow
+from licensing.terms import (
+    Reservation,
+    Subject,
+    SubjectKind,
+    normalize_name,
+    reserved_mask,
+    reserved_of,
+    territories_of,
+    uses_of,
+)
 
 _ENTRY_COLUMNS = ("leaf_index", "entry_type", "created_at", "actor_user_id", "actor_organization_id", "actor_name",
                   "request_id", "subject_type", "subject_id", "payload", "leaf_hash")
@@ -122,3 +158,482 @@ def do_publish_checkpoint(*, actor: Actor | None = None) -> Checkpoint:
             tree_size=size, root_hash=root, origin=settings.LEDGER_ORIGIN,
             key_name=signer.name, note=signed, created_at=timezone.now(),
         )
+
+
+# --- Catalog, licenses, opt-outs ------------------------------------------------------------------------------
+
+
+class _LedgerPlan:
+    """Ledger entries of one transaction, planned before the rows that record their leaf index are written.
+
+    Rows carry `ledger_index` (the leaf that created them) and ledger entries carry the rows' ids, so the
+    head is locked first, positions are reserved, rows are inserted with their future leaf index, and the
+    entries are appended last, in reserved order, in the same transaction.
+    """
+
+    def __init__(self) -> None:
+        self.start, _ = _lock_head()
+        self.drafts: list[EntryDraft | None] = []
+
+    def reserve(self) -> int:
+        """Reserve the next leaf index."""
+        self.drafts.append(None)
+        return self.start + len(self.drafts) - 1
+
+    def fill(self, index: int, draft: EntryDraft) -> None:
+        """Provide the entry of a reserved leaf index."""
+        self.drafts[index - self.start] = draft
+
+    def add(self, draft: EntryDraft) -> int:
+        """Reserve and fill at once."""
+        index = self.reserve()
+        self.fill(index, draft)
+        return index
+
+    def commit(self, *, actor: Actor) -> None:
+        """Append every planned entry (all reserved positions must have been filled)."""
+        missing = [i for i, d in enumerate(self.drafts) if d is None]
+        if missing:
+            raise RuntimeError(f"ledger plan has unfilled positions: {missing[:5]}")
+        entries = do_append_ledger_entries([d for d in self.drafts if d is not None], actor=actor)
+        if entries and entries[0].leaf_index != self.start:
+            raise RuntimeError("ledger head moved while a plan held its lock")
+
+
+@dataclass
+class ApplyResult:
+    """What applying a batch of catalog rows did."""
+
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    licenses_created: int = 0
+    rejected: list[RowError] = dc_field(default_factory=list)
+    work_ids: dict[int, int] = dc_field(default_factory=dict)  # row number -> work id
+
+
+def _party_json(party: Party) -> dict[str, Any]:
+    return {"id": party.pk, "key": party.key, "name": party.name, "kind": party.kind, "ipi": party.ipi,
+            "isni": party.isni}
+
+
+def _ensure_parties(refs: Iterable[PartyRef], plan: _LedgerPlan, now: datetime) -> dict[str, Party]:
+    """Existing parties by natural key, creating the missing ones (one query each way)."""
+    wanted: dict[str, PartyRef] = {}
+    for ref in refs:
+        wanted.setdefault(ref.key, ref)
+    found = {p.key: p for p in Party.objects.filter(key__in=list(wanted))}
+    new = []
+    for key, ref in wanted.items():
+        if key not in found:
+            kind = PartyKind.PUBLIC if key == PUBLIC_DOMAIN.key else ref.kind
+            new.append(Party(key=key, name=ref.name, name_normalized=normalize_name(ref.name), kind=kind,
+                             ipi=ref.ipi, isni=ref.isni, created_at=now, ledger_index=plan.reserve()))
+    if new:
+        Party.objects.bulk_create(new)
+        for party in new:
+            plan.fill(party.ledger_index, EntryDraft(EntryType.PARTY_REGISTERED, _party_json(party), "party",
+                                                     str(party.pk)))
+            found[party.key] = party
+    return found
+
+
+def _work_record(item: PreparedRow, collection: Collection) -> dict[str, Any]:
+    """The canonical record of a work as imported; its digest detects identical re-imports."""
+    row, asset = item.row, item.asset
+    creators = row.creators or (asset.creators if asset else ())
+    holder = row.rights_holder or (asset.rights_holder if asset else None)
+    return {
+        "collection": collection.slug, "work_id": row.work_id, "title": row.title,
+        "creators": [[ref.key, role] for ref, role in creators], "identifiers": [list(i) for i in row.identifiers],
+        "media_type": row.media_type, "format": row.format, "style_tags": list(row.style_tags),
+        "rights_holder": holder.key if holder else None,
+        "license": row.license.ref if row.license else None,
+        "asset": {"sha256": asset.sha256, "iscc": asset.iscc_code, "rights_status": asset.rights_status}
+        if asset else None,
+        "source": dict(row.source),
+    }
+
+
+def _license_key(terms: LicenseTerms) -> str:
+    return f"{terms.licensor.key}/{terms.ref}"[:400]
+
+
+def _terms_of(license: License) -> tuple[Any, ...]:
+    """The stored license's terms in the shape of LicenseTerms.signature() (minus licensor/licensee)."""
+    return (license.basis, license.uses_mask, license.territories, license.excluded_territories,
+            license.attribution_text if license.attribution_required else "", license.document_ref)
+
+
+def _terms_tuple(terms: LicenseTerms) -> tuple[Any, ...]:
+    return (terms.basis, terms.uses_mask, terms.territories, terms.excluded_territories, terms.attribution,
+            terms.document)
+
+
+def license_json(license: License) -> dict[str, Any]:
+    """A license as recorded in its ledger entry."""
+    return {
+        "id": license.pk, "key": license.key, "name": license.name, "licensor_id": license.licensor_id,
+        "licensee_id": license.licensee_id, "basis": license.basis, "scope": license.scope,
+        "scope_party_id": license.scope_party_id, "scope_collection_id": license.scope_collection_id,
+        "uses": uses_of(license.uses_mask), "territories": territories_of(license.territories),
+        "excluded_territories": territories_of(license.excluded_territories),
+        "valid_from": format_time(license.valid_from),
+        "valid_until": format_time(license.valid_until) if license.valid_until else None,
+        "attribution_required": license.attribution_required, "attribution_text": license.attribution_text,
+        "royalty_terms": license.royalty_terms, "document_ref": license.document_ref,
+        "conditions": license.conditions, "source": license.source,
+    }
+
+
+def do_apply_catalog_rows(items: Sequence[PreparedRow], *, collection_slug: str, collection_name: str,
+                          operator: Organization, actor: Actor, source: dict[str, Any] | None = None) -> ApplyResult:
+    """Apply validated catalog rows in one transaction: parties, works, creators, identifiers, tags, licenses.
+
+    Idempotent by natural keys: a work whose canonical record is unchanged is left alone (no entry); a
+    changed one is updated (`work.updated`); a license named again with the same terms only gains the new
+    works (`license.extended`). Rows that conflict with stored state are rejected, not applied.
+    """
+    result = ApplyResult()
+    now = timezone.now()
+    source = source or {}
+    with transaction.atomic():
+        plan = _LedgerPlan()
+        collection = Collection.objects.filter(slug=collection_slug).first()
+        if collection is None:
+            collection = Collection.objects.create(slug=collection_slug, name=collection_name or collection_slug,
+                                                   created_at=now, ledger_index=plan.reserve())
+            plan.fill(collection.ledger_index, EntryDraft(
+                EntryType.COLLECTION_REGISTERED, {"id": collection.pk, "slug": collection.slug,
+                                                  "name": collection.name}, "collection", str(collection.pk)))
+
+        # Read phase: what exists, and which rows conflict with it.
+        existing = {w.source_key: w for w in Work.objects.filter(
+            collection=collection, source_key__in=[i.row.work_id for i in items])}
+        all_terms = [t for i in items for t in (i.row.license, i.asset.derived_license if i.asset else None) if t]
+        licenses = {lic.key: lic for lic in License.objects.filter(
+            key__in=list({_license_key(t) for t in all_terms})).select_related("licensee", "licensor")}
+        slugs = {t.licensee for t in all_terms if t.licensee}
+        orgs = {o.slug: o for o in Organization.objects.filter(slug__in=slugs)}
+        accepted: list[PreparedRow] = []
+        for item in items:
+            errors = []
+            for terms in (item.row.license, item.asset.derived_license if item.asset else None):
+                if terms is None:
+                    continue
+                if terms.licensee and terms.licensee not in orgs:
+                    errors.append(RowError(item.row.row, "licensee", "unknown_licensee",
+                                           f"No organization with slug {terms.licensee!r}."))
+                stored = licenses.get(_license_key(terms))
+                if stored is not None and (_terms_of(stored) != _terms_tuple(terms)
+                                           or stored.licensee.slug != (terms.licensee or operator.slug)):
+                    errors.append(RowError(item.row.row, "license_ref", "license_conflict",
+                                           f"License {terms.ref!r} of {terms.licensor.name} is already recorded "
+                                           "with different terms; a license cannot be edited (revoke it and "
+                                           "grant a new one)."))
+            if errors:
+                result.rejected.extend(errors)
+            else:
+                accepted.append(item)
+
+        # Parties.
+        refs: list[PartyRef] = []
+        for item in accepted:
+            row, asset = item.row, item.asset
+            refs.extend(ref for ref, _ in (row.creators or (asset.creators if asset else ())))
+            for holder in (row.rights_holder, asset.rights_holder if asset else None):
+                if holder:
+                    refs.append(holder)
+            for terms in (row.license, asset.derived_license if asset else None):
+                if terms:
+                    refs.append(terms.licensor)
+        parties = _ensure_parties(refs, plan, now)
+
+        # Works: new, changed, unchanged.
+        work_fields = ["title", "media_type", "format", "rights_holder", "asset", "asset_sha256", "asset_size",
+                       "iscc_data", "iscc_instance", "iscc_code", "style_tags", "source_metadata", "inband",
+                       "rights_status", "content_digest"]
+        new_works: list[tuple[PreparedRow, Work]] = []
+        changed: list[tuple[PreparedRow, Work]] = []
+        for item in accepted:
+            record = _work_record(item, collection)
+            digest = sha256(canonical_bytes(record)).hexdigest()
+            row, asset = item.row, item.asset
+            holder = row.rights_holder or (asset.rights_holder if asset else None)
+            fields: dict[str, Any] = {
+                "title": row.title, "media_type": row.media_type, "format": row.format,
+                "rights_holder": parties[holder.key] if holder else None,
+                "asset": asset.storage_name if asset else "", "asset_sha256": asset.sha256 if asset else "",
+                "asset_size": asset.size if asset else None, "iscc_data": asset.iscc_data if asset else "",
+                "iscc_instance": asset.iscc_instance if asset else "", "iscc_code": asset.iscc_code if asset else "",
+                "style_tags": list(row.style_tags), "source_metadata": dict(row.source),
+                "inband": asset.inband if asset else {}, "rights_status": asset.rights_status if asset else "",
+                "content_digest": digest,
+            }
+            work = existing.get(row.work_id)
+            if work is None:
+                work = Work(collection=collection, source_key=row.work_id, created_at=now, updated_at=now,
+                            ledger_index=plan.reserve(), **fields)
+                new_works.append((item, work))
+            elif work.content_digest == digest:
+                result.unchanged += 1
+                result.work_ids[row.row] = work.pk
+            else:
+                for name, value in fields.items():
+                    setattr(work, name, value)
+                work.updated_at = now
+                work.updated_ledger_index = plan.reserve()
+                changed.append((item, work))
+        Work.objects.bulk_create([w for _, w in new_works])
+        if changed:
+            Work.objects.bulk_update([w for _, w in changed], [*work_fields, "updated_at", "updated_ledger_index"])
+            changed_ids = [w.pk for _, w in changed]
+            WorkCreator.objects.filter(work_id__in=changed_ids).delete()
+            WorkIdentifier.objects.filter(work_id__in=changed_ids).delete()
+            WorkTag.objects.filter(work_id__in=changed_ids).delete()
+        creators, identifiers, tags = [], [], []
+        changed_ids = {id(work) for _, work in changed}
+        for item, work in [*new_works, *changed]:
+            credited = item.row.creators or (item.asset.creators if item.asset else ())
+            for ref, role in credited:
+                creators.append(WorkCreator(work=work, party=parties[ref.key], role=role,
+                                            name_normalized=normalize_name(ref.name)))
+            identifiers.extend(WorkIdentifier(work=work, scheme=s, value=v) for s, v in item.row.identifiers)
+            tags.extend(WorkTag(work=work, tag=t) for t in item.row.style_tags)
+            result.work_ids[item.row.row] = work.pk
+            data = {"id": work.pk, **_work_record(item, collection), "content_digest": work.content_digest}
+            data.pop("source")
+            if id(work) in changed_ids:
+                plan.fill(work.updated_ledger_index, EntryDraft(EntryType.WORK_UPDATED, data, "work", str(work.pk)))
+            else:
+                plan.fill(work.ledger_index, EntryDraft(EntryType.WORK_REGISTERED, data, "work", str(work.pk)))
+        WorkCreator.objects.bulk_create(creators)
+        WorkIdentifier.objects.bulk_create(identifiers)
+        WorkTag.objects.bulk_create(tags)
+        result.created, result.updated = len(new_works), len(changed)
+
+        # Licenses named by rows or derived from the assets' own statements: create, or extend to new works.
+        covered: dict[str, list[int]] = {}
+        terms_by_key: dict[str, LicenseTerms] = {}
+        for item in accepted:
+            for terms in (item.row.license, item.asset.derived_license if item.asset else None):
+                if terms:
+                    key = _license_key(terms)
+                    terms_by_key.setdefault(key, terms)
+                    covered.setdefault(key, []).append(result.work_ids[item.row.row])
+        linked = set(LicenseWork.objects.filter(license__key__in=list(covered)).filter(
+            work_id__in={w for ids in covered.values() for w in ids}).values_list("license__key", "work_id"))
+        links: list[LicenseWork] = []
+        for key, work_ids in covered.items():
+            terms = terms_by_key[key]
+            license = licenses.get(key)
+            fresh = sorted({w for w in work_ids if (key, w) not in linked})
+            if license is None:
+                license = License.objects.create(
+                    key=key, name=terms.name or terms.ref, licensor=parties[terms.licensor.key],
+                    licensee=orgs.get(terms.licensee, operator), basis=terms.basis, scope=LicenseScope.WORKS,
+                    uses_mask=terms.uses_mask, territories=terms.territories or "|WORLD|",
+                    excluded_territories=terms.excluded_territories, valid_from=terms.valid_from or now,
+                    valid_until=terms.valid_until, attribution_required=bool(terms.attribution),
+                    attribution_text=terms.attribution, royalty_terms=dict(terms.royalty),
+                    document_ref=terms.document, conditions=list(terms.conditions),
+                    source={**source, "ref": terms.ref, **({"origin": terms.origin} if terms.origin else {})},
+                    created_at=now, ledger_index=plan.reserve())
+                licenses[key] = license
+                result.licenses_created += 1
+                plan.fill(license.ledger_index, EntryDraft(
+                    EntryType.LICENSE_GRANTED, {**license_json(license), "work_ids": fresh}, "license",
+                    str(license.pk)))
+                index = license.ledger_index
+            elif fresh:
+                index = plan.add(EntryDraft(EntryType.LICENSE_EXTENDED, {"id": license.pk, "work_ids": fresh},
+                                            "license", str(license.pk)))
+            else:
+                continue
+            links.extend(LicenseWork(license=license, work_id=w, ledger_index=index) for w in fresh)
+        LicenseWork.objects.bulk_create(links)
+        plan.commit(actor=actor)
+    return result
+
+
+def do_register_party(ref: PartyRef, *, actor: Actor, organization: Organization | None = None,
+                      identifiers: dict[str, str] | None = None) -> Party:
+    """Register a party (rights holder, licensor, creator); refuses a second party with the same natural key."""
+    with transaction.atomic():
+        if Party.objects.filter(key=ref.key).exists():
+            raise DomainError("party_exists", "A party with this IPI, ISNI or name is already registered.",
+                              details={"key": ref.key}, status=409)
+        plan = _LedgerPlan()
+        party = Party.objects.create(key=ref.key, name=ref.name, name_normalized=normalize_name(ref.name),
+                                     kind=ref.kind, ipi=ref.ipi, isni=ref.isni, identifiers=identifiers or {},
+                                     organization=organization, created_at=timezone.now(),
+                                     ledger_index=plan.reserve())
+        plan.fill(party.ledger_index, EntryDraft(EntryType.PARTY_REGISTERED,
+                                                 {**_party_json(party), "organization_id": party.organization_id,
+                                                  "identifiers": party.identifiers}, "party", str(party.pk)))
+        plan.commit(actor=actor)
+    return party
+
+
+@dataclass(frozen=True)
+class LicenseGrant:
+    """Terms of a license granted through the API or admin (scope targets already resolved)."""
+
+    licensor: Party
+    licensee: Organization
+    scope: str
+    uses_mask: int
+    territories: str
+    valid_from: datetime
+    name: str = ""
+    basis: str = "agreement"
+    works: Sequence[Work] = ()
+    scope_party: Party | None = None
+    scope_collection: Collection | None = None
+    excluded_territories: str = ""
+    valid_until: datetime | None = None
+    attribution_text: str = ""
+    royalty_terms: dict[str, str] | None = None
+    document_ref: str = ""
+    reference: str = ""
+
+
+def do_grant_license(grant: LicenseGrant, *, actor: Actor) -> License:
+    """Record a license (`license.granted`); its terms can never be edited afterwards."""
+    if grant.scope == LicenseScope.WORKS and not grant.works:
+        raise DomainError("license_without_works", "A license scoped to works must name at least one work.")
+    if grant.valid_until is not None and grant.valid_until <= grant.valid_from:
+        raise DomainError("invalid_period", "valid_until must be after valid_from.")
+    if grant.uses_mask == 0:
+        raise DomainError("license_without_uses", "A license must permit at least one use.")
+    now = timezone.now()
+    reference = grant.reference or f"api-{now.strftime('%Y%m%dT%H%M%S%f')}"
+    key = f"{grant.licensor.key}/{reference}"[:400]
+    with transaction.atomic():
+        if License.objects.filter(key=key).exists():
+            raise DomainError("license_exists", "This licensor already has a license with this reference.",
+                              details={"key": key}, status=409)
+        plan = _LedgerPlan()
+        license = License.objects.create(
+            key=key, name=grant.name or reference, licensor=grant.licensor, licensee=grant.licensee, basis=grant.basis,
+            scope=grant.scope, scope_party=grant.scope_party, scope_collection=grant.scope_collection,
+            uses_mask=grant.uses_mask, territories=grant.territories, excluded_territories=grant.excluded_territories,
+            valid_from=grant.valid_from, valid_until=grant.valid_until,
+            attribution_required=bool(grant.attribution_text), attribution_text=grant.attribution_text,
+            royalty_terms=grant.royalty_terms or {}, document_ref=grant.document_ref, source={"via": "api"},
+            created_at=now, ledger_index=plan.reserve())
+        work_ids = sorted({w.pk for w in grant.works})
+        LicenseWork.objects.bulk_create(
+            [LicenseWork(license=license, work_id=w, ledger_index=license.ledger_index) for w in work_ids])
+        plan.fill(license.ledger_index, EntryDraft(EntryType.LICENSE_GRANTED,
+                                                   {**license_json(license), "work_ids": work_ids}, "license",
+                                                   str(license.pk)))
+        plan.commit(actor=actor)
+    return license
+
+
+def do_revoke_license(license: License, *, effective_at: datetime | None, reason: str,
+                      actor: Actor) -> LicenseRevocation:
+    """Revoke a license from `effective_at` (default now; may be backdated): a new row and entry, not an edit."""
+    if not reason.strip():
+        raise DomainError("reason_required", "A revocation needs a reason.")
+    now = timezone.now()
+    with transaction.atomic():
+        if LicenseRevocation.objects.filter(license=license).exists():
+            raise DomainError("already_revoked", "This license is already revoked.",
+                              details={"license_id": license.pk}, status=409)
+        plan = _LedgerPlan()
+        revocation = LicenseRevocation.objects.create(license=license, effective_at=effective_at or now,
+                                                      reason=reason.strip(), created_at=now,
+                                                      ledger_index=plan.reserve())
+        plan.fill(revocation.ledger_index, EntryDraft(
+            EntryType.LICENSE_REVOKED, {"license_id": license.pk, "effective_at": format_time(revocation.effective_at),
+                                        "reason": revocation.reason}, "license", str(license.pk)))
+        plan.commit(actor=actor)
+    return revocation
+
+
+def optout_json(optout: OptOut) -> dict[str, Any]:
+    """An opt-out as recorded in its ledger entry."""
+    return {
+        "id": optout.pk, "subject_kind": optout.subject_kind, "subject_work_id": optout.subject_work_id,
+        "subject_party_id": optout.subject_party_id, "subject_value": optout.subject_value,
+        "reserved": reserved_of(optout.reserved_mask), "source": optout.source, "policy_url": optout.policy_url,
+        "constraint": optout.constraint, "effective_from": format_time(optout.effective_from),
+        "registered_by": optout.registered_by_id, "evidence": optout.evidence,
+    }
+
+
+def _subject_columns(subject: Subject) -> dict[str, Any]:
+    """Resolve a reservation subject to OptOut columns; unknown works or parties are rejected."""
+    if subject.kind == SubjectKind.WORK:
+        work = Work.objects.filter(pk=int(subject.value) if subject.value.isdigit() else -1).first()
+        if work is None:
+            raise DomainError("unknown_work", "No such work.", details={"work_id": subject.value}, status=404)
+        return {"subject_work": work}
+    if subject.kind == SubjectKind.PARTY:
+        party = Party.objects.filter(pk=int(subject.value) if subject.value.isdigit() else -1).first()
+        if party is None:
+            raise DomainError("unknown_party", "No such party.", details={"party_id": subject.value}, status=404)
+        return {"subject_party": party}
+    if subject.kind == SubjectKind.CREATOR_NAME:
+        value = normalize_name(subject.value)
+        if not value:
+            raise DomainError("invalid_subject", "A creator name opt-out needs a name.")
+        return {"subject_value": value}
+    if subject.kind == SubjectKind.ISCC:
+        return {"subject_value": subject.value.strip().upper().removeprefix("ISCC:")}
+    if subject.kind == SubjectKind.IDENTIFIER:
+        scheme, sep, value = subject.value.partition(":")
+        if not sep or not value:
+            raise DomainError("invalid_subject", "An identifier opt-out needs 'scheme:value'.")
+        return {"subject_value": f"{scheme.strip().lower()}:{value.strip()}"}
+    raise DomainError("invalid_subject", f"Unknown subject kind {subject.kind!r}.")
+
+
+def do_register_optouts(reservations: Sequence[Reservation], *, actor: Actor,
+                        registered_by: Organization | None = None) -> list[OptOut]:
+    """Register reservations (any intake format) as opt-outs in one transaction: all of them or none."""
+    if not reservations:
+        raise DomainError("nothing_reserved", "The input reserves no use, so there is nothing to register.")
+    now = timezone.now()
+    with transaction.atomic():
+        plan = _LedgerPlan()
+        rows = []
+        for reservation in reservations:
+            if not reservation.uses:
+                raise DomainError("nothing_reserved", "A reservation must reserve at least one use.")
+            try:
+                evidence = parse(canonical_bytes(dict(reservation.evidence)))
+            except CanonicalJSONError as exc:
+                raise DomainError("invalid_evidence", f"Evidence is not canonical JSON: {exc}") from exc
+            rows.append(OptOut(subject_kind=reservation.subject.kind, reserved_mask=reserved_mask(reservation.uses),
+                               source=reservation.source, policy_url=reservation.policy_url[:1000],
+                               constraint=reservation.constraint[:1000], evidence=evidence,
+                               effective_from=reservation.effective_from or now, registered_by=registered_by,
+                               created_at=now, ledger_index=plan.reserve(), **_subject_columns(reservation.subject)))
+        OptOut.objects.bulk_create(rows)
+        for optout in rows:
+            plan.fill(optout.ledger_index, EntryDraft(EntryType.OPTOUT_REGISTERED, optout_json(optout), "optout",
+                                                      str(optout.pk)))
+        plan.commit(actor=actor)
+    return rows
+
+
+def do_withdraw_optout(optout: OptOut, *, effective_at: datetime | None, reason: str,
+                       actor: Actor) -> OptOutWithdrawal:
+    """Withdraw an opt-out from `effective_at` (default now): a new row and entry, the opt-out stays on record."""
+    now = timezone.now()
+    with transaction.atomic():
+        if OptOutWithdrawal.objects.filter(optout=optout).exists():
+            raise DomainError("already_withdrawn", "This opt-out is already withdrawn.",
+                              details={"optout_id": optout.pk}, status=409)
+        plan = _LedgerPlan()
+        withdrawal = OptOutWithdrawal.objects.create(optout=optout, effective_at=effective_at or now,
+                                                     reason=reason.strip(), created_at=now,
+                                                     ledger_index=plan.reserve())
+        plan.fill(withdrawal.ledger_index, EntryDraft(
+            EntryType.OPTOUT_WITHDRAWN, {"optout_id": optout.pk, "effective_at": format_time(withdrawal.effective_at),
+                                         "reason": withdrawal.reason}, "optout", str(optout.pk)))
+        plan.commit(actor=actor)
+    return withdrawal

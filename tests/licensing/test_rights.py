@@ -1,0 +1,143 @@
+"""Rights evaluation: licenses, scopes, validity, territories, revocations, opt-outs, and both clocks."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from licensing import rights
+from licensing.actions import LicenseGrant, do_grant_license, do_register_optouts, do_revoke_license, do_withdraw_optout
+from licensing.ledger import Actor, current_head
+from licensing.models import License, Party, Work
+from licensing.terms import Reservation, ReservedUse, Source, Subject, SubjectKind, territory_field, uses_mask
+from tests.licensing.catalog_helpers import load_catalog, small_catalog
+
+pytestmark = pytest.mark.django_db
+
+JUNE = datetime(2026, 6, 1, tzinfo=UTC)
+SYSTEM = Actor.system("tests")
+
+
+@pytest.fixture
+def catalog(operator_org):
+    result = load_catalog(small_catalog(), operator=operator_org)
+    assert result.rejected == []
+    return {w.source_key: w for w in Work.objects.all()}
+
+
+def verdict(work, use="ai_training", territory="US", at=JUNE, **kwargs):
+    return rights.evaluate([work.pk], use, territory, at, **kwargs).verdicts[work.pk]
+
+
+def optout(subject, uses=(ReservedUse.AI_TRAINING,), effective_from=datetime(2026, 1, 1, tzinfo=UTC), **kwargs):
+    reservation = Reservation(subject=subject, uses=frozenset(uses), source=Source.DIRECT,
+                              evidence={"request": "test"}, effective_from=effective_from, **kwargs)
+    return do_register_optouts([reservation], actor=SYSTEM)[0]
+
+
+def test_a_licensed_work_is_allowed_with_the_license_behind_it(catalog):
+    result = verdict(catalog["NL-001"])
+    license = License.objects.get(key__endswith="/NL-2026-A")
+    assert result.allowed and result.license_ids == (license.pk,) and result.reasons == ()
+
+
+def test_a_work_without_any_license_is_denied_with_no_license(catalog):
+    assert verdict(catalog["NL-004"]).reasons == ("no_license",)
+
+
+def test_use_territory_and_validity_each_give_their_own_reason(catalog):
+    assert verdict(catalog["NL-003"], use="commercial_output", territory="DE").reasons == ("use_not_granted",)
+    assert verdict(catalog["NL-003"], territory="US").reasons == ("territory_excluded",)
+    assert verdict(catalog["NL-003"], territory="DE").allowed
+    assert verdict(catalog["NL-001"], at=datetime(2028, 1, 1, tzinfo=UTC)).reasons == ("license_expired",)
+    assert verdict(catalog["NL-001"], at=datetime(2025, 12, 31, tzinfo=UTC)).reasons == ("license_not_yet_valid",)
+
+
+def test_a_revocation_takes_effect_at_its_effective_time_not_before(catalog):
+    license = License.objects.get(key__endswith="/NL-2026-A")
+    do_revoke_license(license, effective_at=datetime(2026, 7, 1, tzinfo=UTC), reason="breach", actor=SYSTEM)
+    assert verdict(catalog["NL-001"]).allowed
+    late = verdict(catalog["NL-001"], at=datetime(2026, 8, 1, tzinfo=UTC))
+    assert late.reasons == ("revoked",) and late.license_ids == (license.pk,)
+
+
+def test_an_opt_out_wins_over_a_license_and_names_itself(catalog):
+    reserved = optout(Subject(SubjectKind.WORK, str(catalog["NL-001"].pk)))
+    result = verdict(catalog["NL-001"])
+    assert not result.allowed and result.reasons == ("opted_out",) and result.optout_ids == (reserved.pk,)
+    assert verdict(catalog["NL-002"]).allowed
+
+
+def test_opt_outs_match_by_party_creator_name_identifier_and_only_block_the_uses_they_reserve(catalog):
+    holder = Party.objects.get(name="Nordlys Music AB")
+    optout(Subject(SubjectKind.PARTY, str(holder.pk)), uses=(ReservedUse.AI_INFERENCE,))
+    assert verdict(catalog["NL-001"]).allowed  # inference reservations do not block training
+    assert verdict(catalog["NL-001"], use="style_reference").reasons == ("opted_out",)
+    optout(Subject(SubjectKind.CREATOR_NAME, "Lindqvist, Mara"), uses=(ReservedUse.GENERATIVE_TRAINING,))
+    assert verdict(catalog["NL-002"]).reasons == ("opted_out",)
+    optout(Subject(SubjectKind.IDENTIFIER, "iswc:T-034.524.680-1"), uses=(ReservedUse.ALL,))
+    assert verdict(catalog["NL-001"], use="commercial_output").reasons == ("opted_out",)
+
+
+def test_an_opt_out_counts_only_from_its_effective_time(catalog):
+    optout(Subject(SubjectKind.WORK, str(catalog["NL-001"].pk)), effective_from=datetime(2026, 9, 1, tzinfo=UTC))
+    assert verdict(catalog["NL-001"]).allowed
+    assert verdict(catalog["NL-001"], at=datetime(2026, 9, 2, tzinfo=UTC)).reasons == ("opted_out",)
+
+
+def test_a_withdrawn_opt_out_stops_blocking_from_its_effective_time(catalog):
+    reserved = optout(Subject(SubjectKind.WORK, str(catalog["NL-002"].pk)))
+    do_withdraw_optout(reserved, effective_at=datetime(2026, 7, 1, tzinfo=UTC), reason="deal signed", actor=SYSTEM)
+    assert verdict(catalog["NL-002"]).reasons == ("opted_out",)
+    assert verdict(catalog["NL-002"], at=datetime(2026, 7, 2, tzinfo=UTC)).allowed
+
+
+def test_a_constrained_opt_out_yields_only_to_the_license_it_names(catalog):
+    optout(Subject(SubjectKind.WORK, str(catalog["NL-001"].pk)), constraint="contract NL-2026-A")
+    optout(Subject(SubjectKind.WORK, str(catalog["NL-002"].pk)), constraint="some other contract")
+    assert verdict(catalog["NL-001"]).allowed
+    assert verdict(catalog["NL-002"]).reasons == ("opted_out",)
+
+
+def test_as_of_ledger_size_answers_what_was_known_then(catalog):
+    size_before, _ = current_head()
+    optout(Subject(SubjectKind.WORK, str(catalog["NL-001"].pk)))
+    assert not verdict(catalog["NL-001"]).allowed
+    assert verdict(catalog["NL-001"], as_of_size=size_before).allowed
+    first_work = Work.objects.order_by("ledger_index").first()
+    assert verdict(first_work, as_of_size=first_work.ledger_index).reasons == ("unknown_work",)
+
+
+def test_party_and_collection_scoped_licenses_cover_every_work_in_scope(catalog, operator_org, org_a):
+    holder = Party.objects.get(name="Nordlys Music AB")
+    do_grant_license(LicenseGrant(licensor=holder, licensee=org_a, scope="party", scope_party=holder,
+                                  uses_mask=uses_mask(["commercial_output"]), territories=territory_field(["WORLD"]),
+                                  valid_from=datetime(2026, 1, 1, tzinfo=UTC)), actor=SYSTEM)
+    work = catalog["NL-004"]
+    assert verdict(work, use="commercial_output").reasons == ("no_license",)  # operator's licenses only
+    both = [operator_org.pk, org_a.pk]
+    assert verdict(work, use="commercial_output", licensee_ids=both).allowed
+    collection = work.collection
+    do_grant_license(LicenseGrant(licensor=holder, licensee=operator_org, scope="collection",
+                                  scope_collection=collection, uses_mask=uses_mask(["style_reference"]),
+                                  territories=territory_field(["US"]), valid_from=datetime(2026, 1, 1, tzinfo=UTC)),
+                     actor=SYSTEM)
+    assert verdict(work, use="style_reference").allowed
+    assert verdict(work, use="style_reference", territory="GB").reasons == ("territory_excluded",)
+
+
+def test_unknown_works_uses_and_territories_are_answered_precisely(catalog):
+    evaluation = rights.evaluate([999_999], "ai_training", "US", JUNE)
+    assert evaluation.verdicts[999_999].reasons == ("unknown_work",)
+    for use, territory, code in [("mining", "US", "unknown_use"), ("ai_training", "XX", "invalid_territory"),
+                                 ("ai_training", "WORLD", "invalid_territory")]:
+        with pytest.raises(Exception) as info:
+            rights.evaluate([1], use, territory, JUNE)
+        assert info.value.code == code
+
+
+def test_evaluation_of_many_works_reports_counts_per_reason(catalog):
+    evaluation = rights.evaluate([w.pk for w in catalog.values()], "ai_training", "US", JUNE)
+    assert evaluation.allowed_ids() == sorted([catalog["NL-001"].pk, catalog["NL-002"].pk])
+    assert evaluation.reason_counts() == {"no_license": 1, "territory_excluded": 1}
