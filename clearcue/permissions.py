@@ -32,3 +32,26 @@ class HasRole(permissions.BasePermission):
             return True
         roles = getattr(view, "required_roles", ())
         return any(principal.has_role(role) for role in roles)
+
+
+class CatalogAccess(permissions.BasePermission):
+    """Catalog reads for any member of any organization; writes for operator catalog admins and staff."""
+
+    message = "Only catalog admins of the operator organization (or staff) may change the catalog."
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        principal = principal_for(request)
+        if principal.is_staff:
+            return True
+        if not principal.memberships:
+            return False
+        if request.method in permissions.SAFE_METHODS:
+            return True
+        return is_operator_catalog_admin(request)
+
+
+def is_operator_catalog_admin(request: Request) -> bool:
+    """Whether the caller is a catalog admin of the operator organization (or staff)."""
+    principal = principal_for(request)
+    return principal.is_staff or any(
+        m.role == "catalog_admin" and m.organization.is_operator for m in principal.memberships)

@@ -261,7 +261,12 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "task": "licensing.ledger.publish_checkpoint",
         "schedule": float(env.int("CLEARCUE_CHECKPOINT_INTERVAL", 300, minimum=5)),
     },
+    "requeue-stale-imports": {"task": "licensing.ingest.requeue_stale_imports", "schedule": 120.0},
 }
+
+# --- Catalog ------------------------------------------------------------------------------------------
+# Rows per committed import batch: larger batches go faster, smaller ones lose less work to a crash.
+CLEARCUE_IMPORT_BATCH_SIZE = env.int("CLEARCUE_IMPORT_BATCH_SIZE", 1000, minimum=1)
 
 # --- Ledger --------------------------------------------------------------------------------------------
 # The checkpoint origin line (C2SP tlog-checkpoint): a schema-less URL naming this log.
