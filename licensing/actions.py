@@ -85,6 +85,28 @@ def _insert(table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -
             cursor.executemany(f"INSERT INTO {table} ({names}) VALUES ({placeholders})", rows)  # noqa: S608
 
 
+def _bulk_insert(model: Any, objs: Sequence[Any]) -> None:
+    """Insert model instances in bulk, setting their ids: COPY on PostgreSQL (ids drawn from the sequence in
+    one query), bulk_create elsewhere. The catalog's large-import path: an order of magnitude faster than
+    multi-row INSERT through the ORM for 10^5-10^6 rows."""
+    if not objs:
+        return
+    if connection.vendor != "postgresql":
+        model.objects.bulk_create(objs)
+        return
+    table = model._meta.db_table
+    missing = [o for o in objs if o.pk is None]
+    if missing:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
+                           [table, len(missing)])
+            for obj, (pk,) in zip(missing, cursor.fetchall(), strict=True):
+                obj.pk = pk
+    fields = model._meta.concrete_fields
+    _insert(table, [f.column for f in fields],
+            [[f.get_db_prep_save(getattr(o, f.attname), connection) for f in fields] for o in objs])
+
+
 def do_append_ledger_entries(drafts: Sequence[EntryDraft], *, actor: Actor,
                              request_id: str | None = None) -> list[LedgerEntry]:
     """Append entries to the log inside the caller's transaction (domain change and entry commit together).
@@ -230,7 +252,7 @@ def _ensure_parties(refs: Iterable[PartyRef], plan: _LedgerPlan, now: datetime) 
             new.append(Party(key=key, name=ref.name, name_normalized=normalize_name(ref.name), kind=kind,
                              ipi=ref.ipi, isni=ref.isni, created_at=now, ledger_index=plan.reserve()))
     if new:
-        Party.objects.bulk_create(new)
+        _bulk_insert(Party, new)
         for party in new:
             plan.fill(party.ledger_index, EntryDraft(EntryType.PARTY_REGISTERED, _party_json(party), "party",
                                                      str(party.pk)))
@@ -353,10 +375,12 @@ def do_apply_catalog_rows(items: Sequence[PreparedRow], *, collection_slug: str,
         work_fields = ["title", "media_type", "format", "rights_holder", "asset", "asset_sha256", "asset_size",
                        "iscc_data", "iscc_instance", "iscc_code", "style_tags", "source_metadata", "inband",
                        "rights_status", "content_digest"]
+        records: dict[int, dict[str, Any]] = {}
         new_works: list[tuple[PreparedRow, Work]] = []
         changed: list[tuple[PreparedRow, Work]] = []
         for item in accepted:
             record = _work_record(item, collection)
+            records[item.row.row] = record
             digest = sha256(canonical_bytes(record)).hexdigest()
             row, asset = item.row, item.asset
             holder = row.rights_holder or (asset.rights_holder if asset else None)
@@ -384,7 +408,7 @@ def do_apply_catalog_rows(items: Sequence[PreparedRow], *, collection_slug: str,
                 work.updated_at = now
                 work.updated_ledger_index = plan.reserve()
                 changed.append((item, work))
-        Work.objects.bulk_create([w for _, w in new_works])
+        _bulk_insert(Work, [w for _, w in new_works])
         if changed:
             Work.objects.bulk_update([w for _, w in changed], [*work_fields, "updated_at", "updated_ledger_index"])
             changed_ids = [w.pk for _, w in changed]
@@ -401,15 +425,15 @@ def do_apply_catalog_rows(items: Sequence[PreparedRow], *, collection_slug: str,
             identifiers.extend(WorkIdentifier(work=work, scheme=s, value=v) for s, v in item.row.identifiers)
             tags.extend(WorkTag(work=work, tag=t) for t in item.row.style_tags)
             result.work_ids[item.row.row] = work.pk
-            data = {"id": work.pk, **_work_record(item, collection), "content_digest": work.content_digest}
+            data = {"id": work.pk, **records[item.row.row], "content_digest": work.content_digest}
             data.pop("source")
             if id(work) in changed_ids:
                 plan.fill(work.updated_ledger_index, EntryDraft(EntryType.WORK_UPDATED, data, "work", str(work.pk)))
             else:
                 plan.fill(work.ledger_index, EntryDraft(EntryType.WORK_REGISTERED, data, "work", str(work.pk)))
-        WorkCreator.objects.bulk_create(creators)
-        WorkIdentifier.objects.bulk_create(identifiers)
-        WorkTag.objects.bulk_create(tags)
+        _bulk_insert(WorkCreator, creators)
+        _bulk_insert(WorkIdentifier, identifiers)
+        _bulk_insert(WorkTag, tags)
         result.created, result.updated = len(new_works), len(changed)
 
         # Licenses named by rows or derived from the assets' own statements: create, or extend to new works.
@@ -424,12 +448,13 @@ def do_apply_catalog_rows(items: Sequence[PreparedRow], *, collection_slug: str,
         linked = set(LicenseWork.objects.filter(license__key__in=list(covered)).filter(
             work_id__in={w for ids in covered.values() for w in ids}).values_list("license__key", "work_id"))
         links: list[LicenseWork] = []
+        new_licenses: list[tuple[License, list[int]]] = []
         for key, work_ids in covered.items():
             terms = terms_by_key[key]
             license = licenses.get(key)
             fresh = sorted({w for w in work_ids if (key, w) not in linked})
             if license is None:
-                license = License.objects.create(
+                license = License(
                     key=key, name=terms.name or terms.ref, licensor=parties[terms.licensor.key],
                     licensee=orgs.get(terms.licensee, operator), basis=terms.basis, scope=LicenseScope.WORKS,
                     uses_mask=terms.uses_mask, territories=terms.territories or "|WORLD|",
@@ -440,18 +465,19 @@ def do_apply_catalog_rows(items: Sequence[PreparedRow], *, collection_slug: str,
                     source={**source, "ref": terms.ref, **({"origin": terms.origin} if terms.origin else {})},
                     created_at=now, ledger_index=plan.reserve())
                 licenses[key] = license
-                result.licenses_created += 1
-                plan.fill(license.ledger_index, EntryDraft(
-                    EntryType.LICENSE_GRANTED, {**license_json(license), "work_ids": fresh}, "license",
-                    str(license.pk)))
-                index = license.ledger_index
+                new_licenses.append((license, fresh))
             elif fresh:
                 index = plan.add(EntryDraft(EntryType.LICENSE_EXTENDED, {"id": license.pk, "work_ids": fresh},
                                             "license", str(license.pk)))
-            else:
-                continue
-            links.extend(LicenseWork(license=license, work_id=w, ledger_index=index) for w in fresh)
-        LicenseWork.objects.bulk_create(links)
+                links.extend(LicenseWork(license=license, work_id=w, ledger_index=index) for w in fresh)
+        _bulk_insert(License, [license for license, _ in new_licenses])
+        for license, fresh in new_licenses:
+            result.licenses_created += 1
+            plan.fill(license.ledger_index, EntryDraft(
+                EntryType.LICENSE_GRANTED, {**license_json(license), "work_ids": fresh}, "license", str(license.pk)))
+            links.extend(LicenseWork(license_id=license.pk, work_id=w, ledger_index=license.ledger_index)
+                         for w in fresh)
+        _bulk_insert(LicenseWork, links)
         plan.commit(actor=actor)
     return result
 

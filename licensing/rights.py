@@ -128,7 +128,7 @@ cov AS (
 
 # Opt-outs in force that block the use, matched to works by every kind of subject.
 _HITS = """
-opt AS (
+opt AS NOT MATERIALIZED (
     SELECT o.* FROM licensing_optout o
     LEFT JOIN licensing_optoutwithdrawal ow
         ON ow.optout_id = o.id AND ow.ledger_index < %(size)s AND ow.effective_at <= %(at)s
@@ -149,15 +149,22 @@ hit AS (
         JOIN opt ON opt.subject_kind = 'creator_name' AND opt.subject_value = c.name_normalized
     UNION ALL
     SELECT w.id, opt.id, opt."constraint" FROM ws JOIN licensing_work w ON w.id = ws.id
-        JOIN opt ON opt.subject_kind = 'iscc' AND opt.subject_value IN (w.iscc_code, w.iscc_data, w.iscc_instance)
+        JOIN opt ON opt.subject_kind = 'iscc' AND opt.subject_value = w.iscc_code AND w.iscc_code <> ''
+    UNION ALL
+    SELECT w.id, opt.id, opt."constraint" FROM ws JOIN licensing_work w ON w.id = ws.id
+        JOIN opt ON opt.subject_kind = 'iscc' AND opt.subject_value = w.iscc_data AND w.iscc_data <> ''
+    UNION ALL
+    SELECT w.id, opt.id, opt."constraint" FROM ws JOIN licensing_work w ON w.id = ws.id
+        JOIN opt ON opt.subject_kind = 'iscc' AND opt.subject_value = w.iscc_instance AND w.iscc_instance <> ''
     UNION ALL
     SELECT i.work_id, opt.id, opt."constraint" FROM ws JOIN licensing_workidentifier i ON i.work_id = ws.id
         JOIN opt ON opt.subject_kind = 'identifier' AND opt.subject_value = i.scheme || ':' || i.value
 ),
+ok_doc AS (SELECT DISTINCT work_id, document_ref FROM cov WHERE status = 0 AND document_ref <> ''),
 blocked AS (
     SELECT hit.work_id, hit.optout_id FROM hit
-    WHERE hit.cons = '' OR NOT EXISTS (
-        SELECT 1 FROM cov WHERE cov.work_id = hit.work_id AND cov.status = 0 AND cov.document_ref = hit.cons)
+    LEFT JOIN ok_doc ON ok_doc.work_id = hit.work_id AND ok_doc.document_ref = hit.cons
+    WHERE hit.cons = '' OR ok_doc.work_id IS NULL
 )"""
 
 _SUMMARY = """

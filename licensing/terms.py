@@ -11,6 +11,7 @@ reserve anything that blocks U" with one integer AND on any database.
 from __future__ import annotations
 
 import enum
+import functools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -188,6 +189,7 @@ class IntakeError(ValueError):
         self.details = dict(details or {})
 
 
+@functools.lru_cache(maxsize=65536)
 def normalize_name(name: str) -> str:
     """Matching form of a person or party name: casefolded, accents removed, "Last, First" turned around,
     punctuation dropped, whitespace collapsed. "Palestrina, Giovanni Perluigi da" == "giovanni perluigi da palestrina".
