@@ -608,7 +608,8 @@ def _subject_columns(subject: Subject) -> dict[str, Any]:
             raise DomainError("invalid_subject", "A creator name opt-out needs a name.")
         return {"subject_value": value}
     if subject.kind == SubjectKind.ISCC:
-        return {"subject_value": subject.value.strip().upper().removeprefix("ISCC:")}
+        # Canonical "ISCC:..." form, as iscc-core writes it and as Work.iscc_* store it.
+        return {"subject_value": "ISCC:" + subject.value.strip().upper().removeprefix("ISCC:")}
     if subject.kind == SubjectKind.IDENTIFIER:
         scheme, sep, value = subject.value.partition(":")
         if not sep or not value:
