@@ -30,7 +30,9 @@ lint: venv
 
 typecheck: venv
 	$(VENV)/bin/mypy --strict --follow-imports=silent \
-		licensing/merkle.py licensing/note.py licensing/verifier.py licensing/canonical.py clearcue/env.py clearcue/apikeys.py
+		licensing/merkle.py licensing/note.py licensing/verifier.py licensing/canonical.py clearcue/env.py clearcue/apikeys.py \
+		licensing/terms.py licensing/catalog_format.py licensing/prepared.py licensing/tdmrep.py licensing/aipref.py \
+		licensing/liccium.py licensing/cawg.py licensing/inband.py licensing/rights_statements.py licensing/reference_corpus.py
 
 migrate: venv
 	$(PY) manage.py migrate --noinput

@@ -225,6 +225,9 @@ if CELERY_BROKER_URL and not CELERY_RESULT_BACKEND and CELERY_BROKER_URL.startsw
     CELERY_RESULT_BACKEND = CELERY_BROKER_URL
 # Embedded default: no broker means tasks run in-process, right where they are enqueued (after commit).
 CELERY_TASK_ALWAYS_EAGER = CELERY_BROKER_URL is None
+if CELERY_TASK_ALWAYS_EAGER:
+    # Celery still builds a producer for eager calls; an in-memory transport keeps it from probing a broker.
+    CELERY_BROKER_URL = "memory://"
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"

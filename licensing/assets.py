@@ -13,14 +13,13 @@ from __future__ import annotations
 import hashlib
 import io
 import zipfile
-from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import Any, Protocol
 
 from licensing.catalog_format import PUBLIC_DOMAIN, CatalogRow, LicenseTerms, PartyRef
 from licensing.prepared import AssetFacts
-from licensing.terms import normalize_name, territory_field, uses_mask
+from licensing.terms import territory_field, uses_mask
 
 MAX_ASSET_BYTES = 200 * 1024 * 1024
 LICENSE_FILE_NAMES = ("license.txt", "license", "license.md", "copying", "copying.txt")
@@ -154,64 +153,87 @@ def _json_safe(value: Any) -> Any:
 
 def derived_license(finding: Any) -> LicenseTerms | None:
     """The license a rights finding amounts to (public domain, open license, permission), or None."""
-    if finding.status not in ("public_domain", "open_license", "permission") or not finding.uses:
+    status = str(finding.status)
+    if status not in ("public_domain", "open_license", "permission") or not finding.uses:
         return None
-    if finding.status == "public_domain" and not finding.holder:
+    if status == "public_domain" and not finding.holder:
         licensor = PUBLIC_DOMAIN
+    elif finding.holder:
+        licensor = PartyRef(name=finding.holder, kind="person")
     else:
-        licensor = PartyRef(name=finding.holder or f"Unnamed licensor ({finding.license_name or finding.status})",
-                            kind="organization" if not finding.holder else "person")
-    name = finding.license_name or finding.status.replace("_", " ")
+        # No holder named: the licensor is whoever issued the statement that decided (e.g. a license file).
+        origin = next((s.source for s in finding.statements), "an unnamed statement")
+        licensor = PartyRef(name=f"Rights holders per {origin.removeprefix('license_file:')}"[:300],
+                            kind="organization")
+    name = finding.license_name or status.replace("_", " ")
     basis = {"public_domain": "public_domain", "open_license": "open_license", "permission": "permission"}
     return LicenseTerms(
         ref=f"inband:{name}", licensor=licensor, licensee="", name=f"{name} (stated in the files)",
-        basis=basis[finding.status], uses_mask=uses_mask(str(u) for u in finding.uses),
+        basis=basis[status], uses_mask=uses_mask(str(u) for u in finding.uses),
         territories=territory_field(["WORLD"]), excluded_territories="", valid_from=None, valid_until=None,
         attribution=(finding.holder or name) if finding.attribution_required else "", royalty={},
         document=finding.license_name or "", conditions=tuple(finding.conditions), origin="inband",
     )
 
 
+def _context(row: CatalogRow) -> Any:
+    """What the catalog says about a work's repertory beyond its files (optional columns `period`,
+    `default_composer`, `source_collection`, `published`): the facts `classify` needs for traditional and
+    anonymous works, whose term runs from publication rather than from an author's death."""
+    from licensing.reference_corpus import Collection
+    from licensing.rights_statements import SourceCollection
+
+    published = str(row.source.get("published", "")).strip()
+    name = str(row.source.get("source_collection", "")).strip()
+    source = SourceCollection(name, int(published) if published.isdigit() else None) if name else None
+    return Collection(period=str(row.source.get("period", "")) or None,
+                      composer=str(row.source.get("default_composer", "")) or None, source=source)
+
+
 def prepare_asset(source: AssetSource, row: CatalogRow, *, as_of_year: int | None = None) -> AssetFacts:
     """Read, hash, fingerprint and classify the asset of one row; store it (content-addressed)."""
+    from dataclasses import replace
+
     from django.core.files.base import ContentFile
     from django.core.files.storage import default_storage
 
-    from licensing import inband, rights_statements
+    from licensing import inband, reference_corpus, rights_statements
 
     data = source.read(row.asset)
+    try:
+        metadata = inband.read(data, filename=PurePosixPath(row.asset).name)
+    except inband.InbandError as exc:
+        raise AssetError(exc.code, f"Asset {row.asset!r} cannot be read: {exc.message}") from exc
     digest = hashlib.sha256(data).hexdigest()
     data_code, instance_code, iscc_code = iscc_codes(data)
     name = storage_name(digest, row.asset)
     if not default_storage.exists(name):
         default_storage.save(name, ContentFile(data))
 
-    metadata = inband.read(data, filename=row.asset)
     statements = list(metadata.statements) + [
         inband.RightsStatement(source=f"license_file:{path}", text=text)
         for path, text in source.license_files(row.asset)
     ]
-    composers = [c.name for c in metadata.creators if c.role == "composer"]
-    composers += [ref.name for ref, role in row.creators if role == "composer"]
-    death = metadata.composer_dates[1] if metadata.composer_dates else None
-    if death is None:
-        known = [rights_statements.COMPOSER_DEATH_YEARS.get(normalize_name(n)) for n in composers]
-        death = max((d for d in known if d is not None), default=None)
-    year = as_of_year or datetime.now(UTC).year
-    finding = rights_statements.classify(statements, composer_death_year=death, as_of_year=year)
-    creators = tuple((PartyRef(name=c.name[:300]), c.role) for c in metadata.creators if c.name.strip())
+    if not metadata.creators and row.creators:  # the catalog credits what the file does not
+        metadata = replace(metadata, creators=tuple(inband.Creator(ref.name, role) for ref, role in row.creators))
+    authorship = reference_corpus.authorship_of(metadata, _context(row))
+    finding = rights_statements.classify(statements, composer_death_year=authorship.death_year,
+                                         as_of_year=as_of_year or datetime.now(UTC).year,
+                                         collection=authorship.collection)
+    creators = tuple((PartyRef(name=c.name[:300]), c.role.replace(" ", "_")[:40])
+                     for c in metadata.creators if c.name.strip())
     holder = PartyRef(name=finding.holder[:300], kind="organization") if finding.holder else None
+    found = finding.to_dict()
     return AssetFacts(
         storage_name=name, sha256=digest, size=len(data), iscc_data=data_code, iscc_instance=instance_code,
-        iscc_code=iscc_code, rights_status=finding.status, derived_license=derived_license(finding),
+        iscc_code=iscc_code, rights_status=str(finding.status), derived_license=derived_license(finding),
         creators=creators, rights_holder=holder,
         inband=_json_safe({
             "format": metadata.format, "title": metadata.title,
             "creators": [[c.name, c.role] for c in metadata.creators],
-            "composer_dates": list(metadata.composer_dates) if metadata.composer_dates else None,
-            "style_hints": metadata.style_hints, "fields": metadata.fields,
-            "statements": [{"source": s.source, "text": s.text} for s in statements],
-            "finding": {k: v for k, v in asdict(finding).items() if k != "statements"},
+            "composer_dates": list(metadata.composer_dates), "style_hints": metadata.style_hints,
+            "fields": metadata.fields, "statements": [{"source": s.source, "text": s.text} for s in statements],
+            "finding": found,
         }),
     )
 
