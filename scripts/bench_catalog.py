@@ -21,6 +21,7 @@ import os
 import random
 import statistics
 import sys
+import tempfile
 import time
 import uuid
 from datetime import UTC, datetime
@@ -88,7 +89,7 @@ def main() -> None:
     os.environ["DATABASE_URL"] = url
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "clearcue.settings")
     os.environ.setdefault("CLEARCUE_LOG_LEVEL", "WARNING")
-    os.environ.setdefault("CLEARCUE_DATA_DIR", f"/tmp/{name}")
+    os.environ.setdefault("CLEARCUE_DATA_DIR", tempfile.mkdtemp(prefix=name))
     try:
         import django
 
@@ -144,7 +145,7 @@ def run(args: argparse.Namespace) -> None:
     with connection.cursor() as cur:
         counts = {}
         for table in TABLES:
-            cur.execute(f"SELECT count(*) FROM {table}")  # noqa: S608 (constant names)
+            cur.execute(f"SELECT count(*) FROM {table}")
             counts[table] = cur.fetchone()[0]
             cur.execute(f"CREATE TABLE bench_{table} (LIKE {table} INCLUDING ALL)")
     buffers = {}

@@ -81,8 +81,8 @@ def test_an_uploaded_zip_of_assets_is_read_for_rights_and_missing_assets_are_row
         zf.write(ASSETS / "inband" / "greensleeves.mid", "midi/greensleeves.mid")
         zf.write(ASSETS / "inband" / "latin1_reference.krn", "kern/latin1_reference.krn")
         zf.writestr("kern/LICENSE.txt", "All rights reserved by Test Editions. No license is granted.")
-    csv = ("work_id,title,asset\nG-1,Greensleeves,midi/greensleeves.mid\nK-1,Latin-1 score,kern/latin1_reference.krn"
-           "\nM-1,Missing,nowhere/missing.mid\n").encode()
+    csv = (b"work_id,title,asset\nG-1,Greensleeves,midi/greensleeves.mid\nK-1,Latin-1 score,kern/latin1_reference.krn"
+           b"\nM-1,Missing,nowhere/missing.mid\n")
     with django_capture_on_commit_callbacks(execute=True):
         response = catalog_admin.api.post("/api/v1/catalog-imports/", {
             "file": SimpleUploadedFile("zip.csv", csv), "collection": "zipped",
