@@ -1,4 +1,5 @@
-"""`manage.py demo`: the main job. Today: tenancy only, honestly labelled as such (see README)."""
+"""`manage.py demo`: the main job. Today: tenancy, the reference catalog with its rights, opt-outs and a
+revocation, rights evaluation, and the ledger; no generation yet, honestly labelled as such (see README)."""
 
 from __future__ import annotations
 
@@ -34,12 +35,16 @@ class Command(BaseCommand):
         "it does not generate music."
     )
 
+    def add_arguments(self, parser: Any) -> None:
+        parser.add_argument("--collections", default="", help="only these music21 corpus directories")
+
     def handle(self, *args: Any, **options: Any) -> None:
-        self.stdout.write(self.style.MIGRATE_HEADING("Clearcue demo: tenancy, API access and the rights ledger"))
+        self.stdout.write(self.style.MIGRATE_HEADING("Clearcue demo: tenancy, the catalog and its rights, the ledger"))
         self.stdout.write(
-            "This stage of the demo creates organizations, personas and API keys, then signs a checkpoint of\n"
-            "the rights ledger and verifies it. Catalog ingestion, the generation gate and sealing are not\n"
-            "built yet, so no license is ingested and no music is generated in this run.\n"
+            "This stage of the demo creates organizations, personas and API keys, ingests the reference\n"
+            "catalog (the music21 corpus) with the rights its files state, registers opt-outs in three formats,\n"
+            "revokes a license, evaluates rights, then signs a checkpoint of the rights ledger and verifies it.\n"
+            "The generation gate and sealing are not built yet, so no music is generated in this run.\n"
         )
         rows = []
         with transaction.atomic():
@@ -66,6 +71,7 @@ class Command(BaseCommand):
         self.stdout.write(f"Organizations: {Organization.objects.count()}, memberships: "
                           f"{Membership.objects.count()}, active API keys: "
                           f"{ApiKey.objects.filter(revoked_at__isnull=True).count()}")
+        self._catalog(options["collections"])
         self._ledger()
         self.stdout.write("")
         self.stdout.write("Start the server with `make serve`, then try:")
@@ -73,6 +79,46 @@ class Command(BaseCommand):
         self.stdout.write(f"  API docs: {base}/api/docs/   schema: {base}/api/schema/   health: {base}/healthz")
         self.stdout.write(f"  Admin: {base}/admin/ (create a login with `make superuser`)")
         self.stdout.write(f"  Ledger: {base}/api/v1/ledger/checkpoint  (verify offline: README, 'Auditing the ledger')")
+
+    def _catalog(self, collections: str) -> None:
+        """Ingest the reference catalog, register opt-outs from three formats, revoke a license, evaluate."""
+        from datetime import UTC, datetime
+
+        from licensing import aipref, liccium, rights
+        from licensing.actions import do_register_optouts, do_revoke_license
+        from licensing.models import License, OptOut, Work
+        from licensing.terms import Reservation, ReservedUse, Source, Subject, SubjectKind
+
+        self.stdout.write("")
+        self.stdout.write(self.style.MIGRATE_HEADING("Reference catalog (music21 corpus), rights read from the files"))
+        call_command("ingest_reference_catalog", only=collections, stdout=self.stdout)
+        works = Work.objects.filter(collection__slug="music21-corpus").order_by("id")
+        system = Actor.system("demo")
+        harbor = Organization.objects.get(slug="harbor-music-publishing")
+        if not OptOut.objects.filter(registered_by=harbor).exists() and works.count() >= 3:
+            first, second, third = list(works.exclude(rights_status="reserved")[:3])
+            declaration = {"version": "1.0", "iscc": third.iscc_code, "intent": "activate", "train-ai": "false",
+                           "summary": "Demo: reserved from AI training by its holder."}
+            reservations = [
+                Reservation(subject=Subject(SubjectKind.WORK, str(first.pk)), uses=frozenset({ReservedUse.ALL}),
+                            source=Source.DIRECT, evidence={"request": "demo: direct request by rhea.rights"}),
+                *aipref.reservations(Subject(SubjectKind.WORK, str(second.pk)), "train-ai=n, search=y"),
+                *liccium.reservations(declaration),
+            ]
+            optouts = do_register_optouts(reservations, actor=system, registered_by=harbor)
+            for optout in optouts:
+                self.stdout.write(f"  opt-out {optout.pk} ({optout.source}) on {optout.subject_kind} "
+                                  f"{optout.subject_work_id or optout.subject_value}")
+        license = License.objects.filter(source__origin="inband", basis="open_license").order_by("id").first()
+        if license is not None and not hasattr(license, "revocation"):
+            do_revoke_license(license, effective_at=None, reason="demo: licensor withdrew the encoding", actor=system)
+            self.stdout.write(f"  revoked license {license.pk}: {license.name} from {license.licensor}")
+        at = datetime.now(UTC)
+        for use in ("ai_training", "commercial_output"):
+            evaluation = rights.evaluate(works.values_list("id", flat=True), use, "US", at)
+            allowed, total = len(evaluation.allowed_ids()), len(evaluation.verdicts)
+            self.stdout.write(f"  evaluate {use} in US now: {allowed} of {total} works allowed; "
+                              f"denied by reason {evaluation.reason_counts()}")
 
     def _ledger(self) -> None:
         """Make sure the checkpoint key exists, sign the current tree head, verify the whole ledger."""
