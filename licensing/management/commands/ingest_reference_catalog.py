@@ -65,6 +65,8 @@ class Command(BaseCommand):
         parser.add_argument("--only", default="", help="comma-separated top-level corpus directories")
         parser.add_argument("--limit", type=int, default=None, help="at most this many works")
         parser.add_argument("--as-of-year", type=int, default=None, help="year for life+70 (default: this year)")
+        parser.add_argument("--queue", action="store_true",
+                            help="leave the import to workers on the ingest queue and wait (default: process here)")
 
     def handle(self, *args: Any, **options: Any) -> None:
         from datetime import UTC, datetime
@@ -85,8 +87,8 @@ class Command(BaseCommand):
                 collection_name="music21 corpus (reference catalog)", assets_dir=str(music21_corpus_root()))
         except DomainError as exc:
             raise CommandError(f"{exc.code}: {exc.message}") from exc
-        if settings.CELERY_TASK_ALWAYS_EAGER:
-            # Embedded: run it here (a no-op if the on-commit hook already did; the claim makes it so).
+        if not options["queue"] or settings.CELERY_TASK_ALWAYS_EAGER:
+            # Process it here (a no-op if a worker or the on-commit hook already did: the claim makes it so).
             importer.run_import(catalog_import.pk)
         catalog_import = importer.wait_seconds(CatalogImport.objects.get(pk=catalog_import.pk))
         elapsed = time.perf_counter() - started
