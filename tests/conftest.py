@@ -41,6 +41,21 @@ def _fresh_cache() -> None:
     cache.clear()
 
 
+@pytest.fixture(autouse=True)
+def _tasks_in_process(request: pytest.FixtureRequest):
+    """Tasks enqueued by the code under test run in-process, unless the test starts a real worker
+    (`worker` marker): with CELERY_BROKER_URL set (CI), they would otherwise wait in the broker forever."""
+    from clearcue.celery import app
+
+    if "worker" in request.keywords:
+        yield
+        return
+    previous = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = previous
+
+
 @pytest.fixture
 def operator_org(db: None) -> Organization:
     return make_org("Clearcue Operator", is_operator=True)
