@@ -4,6 +4,8 @@ from hashlib import sha256
 
 from django.db import migrations
 
+from licensing.sqlite_append_only import create_triggers, drop_triggers
+
 APPEND_ONLY_TABLES = ["licensing_ledgerentry", "licensing_ledgernode", "licensing_checkpoint"]
 
 
@@ -15,22 +17,11 @@ def create_head(apps, schema_editor):
 
 
 def sqlite_triggers(apps, schema_editor):
-    if schema_editor.connection.vendor != "sqlite":
-        return
-    for table in APPEND_ONLY_TABLES:
-        for op in ("UPDATE", "DELETE"):
-            schema_editor.execute(
-                f"CREATE TRIGGER IF NOT EXISTS {table}_append_only_no_{op.lower()} BEFORE {op} ON {table} "
-                f"BEGIN SELECT RAISE(ABORT, 'append-only table {table}: {op} refused'); END;"
-            )
+    create_triggers(schema_editor, APPEND_ONLY_TABLES)
 
 
 def drop_sqlite_triggers(apps, schema_editor):
-    if schema_editor.connection.vendor != "sqlite":
-        return
-    for table in APPEND_ONLY_TABLES:
-        for op in ("update", "delete"):
-            schema_editor.execute(f"DROP TRIGGER IF EXISTS {table}_append_only_no_{op}")
+    drop_triggers(schema_editor, APPEND_ONLY_TABLES)
 
 
 class Migration(migrations.Migration):

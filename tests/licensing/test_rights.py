@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+from django.db import connection
 
 from licensing import rights
 from licensing.actions import LicenseGrant, do_grant_license, do_register_optouts, do_revoke_license, do_withdraw_optout
@@ -141,3 +142,15 @@ def test_evaluation_of_many_works_reports_counts_per_reason(catalog):
     evaluation = rights.evaluate([w.pk for w in catalog.values()], "ai_training", "US", JUNE)
     assert evaluation.allowed_ids() == sorted([catalog["NL-001"].pk, catalog["NL-002"].pk])
     assert evaluation.reason_counts() == {"no_license": 1, "territory_excluded": 1}
+
+
+def test_licenses_and_opt_outs_cannot_be_edited_or_deleted_in_the_database(catalog):
+    from django.db import DatabaseError, transaction
+
+    reserved = optout(Subject(SubjectKind.WORK, str(catalog["NL-001"].pk)))
+    for statement in ["UPDATE licensing_license SET uses_mask = 31", "DELETE FROM licensing_licensework",
+                      f"UPDATE licensing_optout SET reserved_mask = 0 WHERE id = {reserved.pk}",
+                      "DELETE FROM licensing_optout"]:
+        with pytest.raises(DatabaseError), transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(statement)
+    assert not verdict(catalog["NL-001"]).allowed
