@@ -14,7 +14,8 @@ from typing import TypeVar
 from django.db.models import Model, QuerySet
 from rest_framework.request import Request
 
-from clearcue.models import ApiKey, Membership, Role
+from clearcue.exceptions import DomainError
+from clearcue.models import ApiKey, Membership, Organization, Role
 
 # Roles that may read across organizations when held in the operator organization.
 CROSS_TENANT_READ_ROLES = frozenset({Role.COMPLIANCE_AUDITOR})
@@ -97,3 +98,12 @@ def scope_queryset(
     if not org_ids:
         return queryset.none()
     return queryset.filter(**{f"{org_field}__in": org_ids})
+
+
+def operator_organization() -> Organization:
+    """The organization that runs Clearcue (licensee of the platform's own licenses); a clear error if none."""
+    operator = Organization.objects.filter(is_operator=True).first()
+    if operator is None:
+        raise DomainError("no_operator", "No operator organization exists; create one first (make demo does).",
+                          status=409)
+    return operator

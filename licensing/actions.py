@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from dataclasses import field as dc_field
@@ -10,17 +11,20 @@ from hashlib import sha256
 from typing import Any
 
 from django.conf import settings
+from django.core.files.base import ContentFile
 from django.db import connection, transaction
 from django.utils import timezone
 
 from clearcue.context import request_id_var
 from clearcue.exceptions import DomainError
-from clearcue.models import Organization
-from licensing import merkle
+from clearcue.models import Organization, User
+from licensing import catalog_format, merkle
+from licensing.assets import AssetError, open_source
 from licensing.canonical import CanonicalJSONError, canonical_bytes, parse
-from licensing.catalog_format import PUBLIC_DOMAIN, LicenseTerms, PartyRef, RowError
+from licensing.catalog_format import PUBLIC_DOMAIN, CatalogFileError, LicenseTerms, PartyRef, RowError
 from licensing.ledger import PAYLOAD_VERSION, Actor, EntryDraft, fetch_nodes, format_time, ledger_signer_key
 from licensing.models import (
+    CatalogImport,
     Checkpoint,
     Collection,
     EntryType,
@@ -664,3 +668,48 @@ def do_withdraw_optout(optout: OptOut, *, effective_at: datetime | None, reason:
                                          "reason": withdrawal.reason}, "optout", str(optout.pk)))
         plan.commit(actor=actor)
     return withdrawal
+
+
+MAX_CATALOG_BYTES = 512 * 1024 * 1024
+
+
+def do_create_catalog_import(*, organization: Organization, user: User | None, data: bytes, file_format: str,
+                             collection_slug: str, collection_name: str = "", assets_zip: bytes | None = None,
+                             assets_dir: str = "") -> CatalogImport:
+    """Check and store an uploaded catalog, and queue its processing (on commit)."""
+    from licensing.tasks import run_import
+
+    if file_format not in ("csv", "jsonl"):
+        raise DomainError("unknown_format", "The catalog format must be csv or jsonl.")
+    if len(data) > MAX_CATALOG_BYTES:
+        raise DomainError("catalog_too_large", f"The catalog file is larger than {MAX_CATALOG_BYTES} bytes.")
+    if not catalog_format._SLUG.match(collection_slug):
+        raise DomainError("invalid_collection", "The collection must be a slug (a-z, 0-9, '-').")
+    try:
+        total = catalog_format.count_records(data, file_format)
+    except CatalogFileError as exc:
+        raise DomainError(exc.code, exc.message) from exc
+    if total == 0:
+        raise DomainError("empty_catalog", "The catalog file has no rows.")
+    if assets_zip is not None:
+        try:
+            open_source(zip_data=assets_zip, directory="")
+        except AssetError as exc:
+            raise DomainError(exc.code, exc.message) from exc
+    if assets_dir:
+        try:
+            open_source(zip_data=None, directory=assets_dir)
+        except AssetError as exc:
+            raise DomainError(exc.code, exc.message) from exc
+    digest = hashlib.sha256(data).hexdigest()
+    with transaction.atomic():
+        catalog_import = CatalogImport(organization=organization, created_by=user, collection_slug=collection_slug,
+                                       collection_name=collection_name, file_format=file_format,
+                                       source_sha256=digest, assets_dir=assets_dir, total_rows=total)
+        catalog_import.source.save(f"{digest}.{file_format}", ContentFile(data), save=False)
+        if assets_zip:
+            catalog_import.assets_zip.save(f"{hashlib.sha256(assets_zip).hexdigest()}.zip", ContentFile(assets_zip),
+                                           save=False)
+        catalog_import.save()
+        transaction.on_commit(lambda: run_import.delay(catalog_import.pk))
+    return catalog_import

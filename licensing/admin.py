@@ -20,7 +20,8 @@ from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 
 from clearcue.exceptions import DomainError
-from clearcue.models import Membership, Organization
+from clearcue.models import Membership
+from clearcue.tenancy import operator_organization
 from licensing import actions, importer
 from licensing.ledger import Actor
 from licensing.models import (
@@ -227,12 +228,9 @@ class CatalogImportAdmin(admin.ModelAdmin):
                 raise PermissionDenied("Only superusers may import from a server directory.")
             upload = data["file"]
             fmt = "jsonl" if upload.name.lower().endswith((".jsonl", ".ndjson")) else "csv"
-            operator = Organization.objects.filter(is_operator=True).first()
             try:
-                if operator is None:
-                    raise DomainError("no_operator", "Create the operator organization first.")
-                catalog_import = importer.do_create_catalog_import(
-                    organization=operator, user=request.user, data=upload.read(), file_format=fmt,
+                catalog_import = actions.do_create_catalog_import(
+                    organization=operator_organization(), user=request.user, data=upload.read(), file_format=fmt,
                     collection_slug=data["collection"], collection_name=data["collection_name"],
                     assets_zip=data["assets"].read() if data["assets"] else None, assets_dir=data["assets_dir"])
             except DomainError as exc:

@@ -17,12 +17,12 @@ from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import Any, Protocol
 
+from licensing import inband
 from licensing.catalog_format import PUBLIC_DOMAIN, CatalogRow, LicenseTerms, PartyRef
 from licensing.prepared import AssetFacts
 from licensing.terms import territory_field, uses_mask
 
 MAX_ASSET_BYTES = 200 * 1024 * 1024
-LICENSE_FILE_NAMES = ("license.txt", "license", "license.md", "copying", "copying.txt")
 
 
 class AssetError(Exception):
@@ -51,13 +51,6 @@ def _clean(relative: str) -> PurePosixPath:
     return path
 
 
-def _decode(data: bytes) -> str:
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        return data.decode("latin-1")
-
-
 class ZipAssets:
     """Assets inside an uploaded ZIP archive (paths relative to the archive root)."""
 
@@ -81,10 +74,10 @@ class ZipAssets:
     def license_files(self, relative: str) -> list[tuple[str, str]]:
         found = []
         for parent in _clean(relative).parents:
-            for candidate in LICENSE_FILE_NAMES:
+            for candidate in sorted(inband.LICENSE_FILE_NAMES):
                 name = self._lower.get(str(parent / candidate).removeprefix("./").lower())
                 if name is not None:
-                    found.append((name, _decode(self._zip.read(self._names[name]))))
+                    found.append((name, inband.decode_text(self._zip.read(self._names[name]))))
         return found
 
 
@@ -111,16 +104,7 @@ class DirectoryAssets:
         return path.read_bytes()
 
     def license_files(self, relative: str) -> list[tuple[str, str]]:
-        found = []
-        directory = self._path(relative).parent
-        while directory.is_relative_to(self.root):
-            for entry in sorted(directory.iterdir()) if directory.is_dir() else []:
-                if entry.is_file() and entry.name.lower() in LICENSE_FILE_NAMES:
-                    found.append((str(entry.relative_to(self.root)), _decode(entry.read_bytes())))
-            if directory == self.root:
-                break
-            directory = directory.parent
-        return found
+        return inband.directory_license_files(self._path(relative), self.root)
 
 
 def iscc_codes(data: bytes) -> tuple[str, str, str]:
@@ -197,7 +181,7 @@ def prepare_asset(source: AssetSource, row: CatalogRow, *, as_of_year: int | Non
     from django.core.files.base import ContentFile
     from django.core.files.storage import default_storage
 
-    from licensing import inband, reference_corpus, rights_statements
+    from licensing import reference_corpus, rights_statements
 
     data = source.read(row.asset)
     try:

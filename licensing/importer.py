@@ -1,7 +1,7 @@
 """Catalog imports: accept an upload, then process it in committed batches that a crash cannot half-apply.
 
-`do_create_catalog_import` checks the file as a whole (encoding, header, format) and stores it; nothing is
-stored for a file that cannot be read. `run_import` (the `licensing.ingest.run_import` task) claims the
+`licensing.actions.do_create_catalog_import` checks the file as a whole (encoding, header, format) and stores
+it; nothing is stored for a file that cannot be read. `run_import` (the `licensing.ingest.run_import` task) claims the
 import with a conditional update, then processes batches of rows: each batch's works, licenses, row errors,
 ledger entries and the import's progress counters commit in one transaction, so a worker killed mid-batch
 leaves the previous batch boundary as the resume point and a redelivered task continues from there. A
@@ -11,7 +11,6 @@ stale claim (worker gone) is re-queued by `requeue_stale_imports` (beat).
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import time
 from collections.abc import Iterator
@@ -20,13 +19,12 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.core.files.base import ContentFile
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
 from clearcue.exceptions import DomainError
-from clearcue.models import Organization, User
+from clearcue.tenancy import operator_organization
 from licensing import catalog_format
 from licensing.actions import do_append_ledger_entry, do_apply_catalog_rows
 from licensing.assets import AssetError, AssetSource, open_source, prepare_asset
@@ -36,56 +34,6 @@ from licensing.models import CatalogImport, EntryType, ImportRowError, ImportSta
 from licensing.prepared import PreparedRow
 
 CLAIM_SECONDS = 300
-MAX_CATALOG_BYTES = 512 * 1024 * 1024
-
-
-def _operator() -> Organization:
-    operator = Organization.objects.filter(is_operator=True).first()
-    if operator is None:
-        raise DomainError("no_operator", "No operator organization exists; create one before importing catalogs.")
-    return operator
-
-
-def do_create_catalog_import(*, organization: Organization, user: User | None, data: bytes, file_format: str,
-                             collection_slug: str, collection_name: str = "", assets_zip: bytes | None = None,
-                             assets_dir: str = "") -> CatalogImport:
-    """Check and store an uploaded catalog, and queue its processing (on commit)."""
-    from licensing.tasks import run_import
-
-    if file_format not in ("csv", "jsonl"):
-        raise DomainError("unknown_format", "The catalog format must be csv or jsonl.")
-    if len(data) > MAX_CATALOG_BYTES:
-        raise DomainError("catalog_too_large", f"The catalog file is larger than {MAX_CATALOG_BYTES} bytes.")
-    if not catalog_format._SLUG.match(collection_slug):
-        raise DomainError("invalid_collection", "The collection must be a slug (a-z, 0-9, '-').")
-    try:
-        total = catalog_format.count_records(data, file_format)
-    except CatalogFileError as exc:
-        raise DomainError(exc.code, exc.message) from exc
-    if total == 0:
-        raise DomainError("empty_catalog", "The catalog file has no rows.")
-    if assets_zip is not None:
-        try:
-            open_source(zip_data=assets_zip, directory="")
-        except AssetError as exc:
-            raise DomainError(exc.code, exc.message) from exc
-    if assets_dir:
-        try:
-            open_source(zip_data=None, directory=assets_dir)
-        except AssetError as exc:
-            raise DomainError(exc.code, exc.message) from exc
-    digest = hashlib.sha256(data).hexdigest()
-    with transaction.atomic():
-        catalog_import = CatalogImport(organization=organization, created_by=user, collection_slug=collection_slug,
-                                       collection_name=collection_name, file_format=file_format,
-                                       source_sha256=digest, assets_dir=assets_dir, total_rows=total)
-        catalog_import.source.save(f"{digest}.{file_format}", ContentFile(data), save=False)
-        if assets_zip:
-            catalog_import.assets_zip.save(f"{hashlib.sha256(assets_zip).hexdigest()}.zip", ContentFile(assets_zip),
-                                           save=False)
-        catalog_import.save()
-        transaction.on_commit(lambda: run_import.delay(catalog_import.pk))
-    return catalog_import
 
 
 def _claim(import_id: int) -> bool:
@@ -164,7 +112,7 @@ def run_import(import_id: int, *, batch_size: int | None = None) -> str:
     actor = Actor.of(catalog_import.created_by, catalog_import.organization)
     size = batch_size or settings.CLEARCUE_IMPORT_BATCH_SIZE
     try:
-        operator = _operator()
+        operator = operator_organization()
         data = catalog_import.source.open("rb").read()
         zip_data = catalog_import.assets_zip.open("rb").read() if catalog_import.assets_zip else None
         source = open_source(zip_data=zip_data, directory=catalog_import.assets_dir)

@@ -102,15 +102,15 @@ def read(data: bytes, *, filename: str) -> InbandMetadata:
     """In-band metadata of one file, dispatched on its extension and, failing that, on its content."""
     fmt = _format_of(data, filename)
     if fmt == "humdrum":
-        return _read_humdrum(_decode(data))
+        return _read_humdrum(decode_text(data))
     if fmt == "abc":
-        return _read_abc(_decode(data))
+        return _read_abc(decode_text(data))
     if fmt == "musicxml":
         return _read_musicxml(data, filename)
     if fmt == "midi":
         return _read_midi(data, filename)
     if fmt == "romantext":
-        return _read_romantext(_decode(data))
+        return _read_romantext(decode_text(data))
     return InbandMetadata(format="other")
 
 
@@ -155,7 +155,7 @@ def _looks_like_musicxml(head: bytes) -> bool:
     return False
 
 
-def _decode(data: bytes) -> str:
+def decode_text(data: bytes) -> str:
     """UTF-8 (BOM tolerated), else Latin-1 -- which maps every byte, so decoding never fails."""
     try:
         return data.decode("utf-8-sig")
@@ -670,7 +670,7 @@ def _midi_track(data: bytes, start: int, end: int, filename: str) -> list[tuple[
             payload = cursor.take(cursor.vlq())
             running = None  # meta and sysex events cancel running status
             if meta in _MIDI_META_NAMES:
-                found.append((meta, _decode(payload).rstrip("\x00")))
+                found.append((meta, decode_text(payload).rstrip("\x00")))
             elif meta == 0x2F:
                 break
         elif status in (0xF0, 0xF7):
@@ -731,7 +731,7 @@ def directory_license_files(path: Path, root: Path) -> list[tuple[str, str]]:
     while True:
         for entry in sorted(directory.iterdir(), key=lambda p: p.name):
             if entry.name.lower() in LICENSE_FILE_NAMES and entry.is_file():
-                found.append((entry.relative_to(root).as_posix(), _decode(entry.read_bytes())))
+                found.append((entry.relative_to(root).as_posix(), decode_text(entry.read_bytes())))
         if directory == root:
             return found
         directory = directory.parent

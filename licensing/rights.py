@@ -198,9 +198,9 @@ ORDER BY 1, 2, 3
 def _licensee_ids(licensee_ids: Iterable[int] | None) -> list[int]:
     if licensee_ids is not None:
         return sorted(set(licensee_ids))
-    from clearcue.models import Organization
+    from clearcue.tenancy import operator_organization
 
-    return list(Organization.objects.filter(is_operator=True).values_list("id", flat=True))
+    return [operator_organization().pk]
 
 
 def _sql(template: str) -> str:

@@ -114,7 +114,7 @@ def run(args: argparse.Namespace) -> None:
     from django.db import connection
 
     from clearcue.actions import do_create_organization
-    from licensing import importer, rights
+    from licensing import actions, importer, rights
     from licensing.actions import do_register_optouts
     from licensing.ledger import Actor
     from licensing.models import Party, Work, WorkCreator
@@ -132,7 +132,7 @@ def run(args: argparse.Namespace) -> None:
     settings.CLEARCUE_IMPORT_BATCH_SIZE = args.batch
     t = time.perf_counter()
     # Upload check + the import itself (run in-process: the embedded default executes the task on commit).
-    catalog_import = importer.do_create_catalog_import(organization=operator, user=None, data=data,
+    catalog_import = actions.do_create_catalog_import(organization=operator, user=None, data=data,
                                                        file_format="csv", collection_slug="synthetic")
     status = importer.run_import(catalog_import.pk)
     elapsed = time.perf_counter() - t

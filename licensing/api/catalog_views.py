@@ -23,7 +23,7 @@ from rest_framework.views import APIView
 from clearcue.exceptions import DomainError
 from clearcue.models import Organization, Role
 from clearcue.permissions import CatalogAccess, is_operator_catalog_admin
-from clearcue.tenancy import principal_for
+from clearcue.tenancy import operator_organization, principal_for
 from licensing import actions, catalog_format, importer, rights
 from licensing.api import catalog_serializers as s
 from licensing.catalog_format import PartyRef
@@ -37,7 +37,6 @@ from licensing.terms import (
     Source,
     Subject,
     SubjectKind,
-    normalize_territory,
     territory_field,
     uses_mask,
 )
@@ -47,13 +46,6 @@ def _actor(request: Request) -> Actor:
     principal = principal_for(request)
     org = principal.memberships[0].organization if principal.memberships else None
     return Actor.of(request.user, org)
-
-
-def _operator() -> Organization:
-    operator = Organization.objects.filter(is_operator=True).first()
-    if operator is None:
-        raise DomainError("no_operator", "No operator organization exists.", status=409)
-    return operator
 
 
 def _reads_all(request: Request) -> bool:
@@ -141,9 +133,9 @@ class WorkViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
                               details=[{"column": e.column, "code": e.code, "message": e.message} for e in parsed])
         if parsed.asset:
             raise DomainError("asset_not_supported", "Works with assets are added through a catalog import.")
-        result = actions.do_apply_catalog_rows([PreparedRow(parsed)], collection_slug=body.validated_data["collection"],
-                                               collection_name="", operator=_operator(), actor=_actor(request),
-                                               source={"via": "api"})
+        result = actions.do_apply_catalog_rows(
+            [PreparedRow(parsed)], collection_slug=body.validated_data["collection"], collection_name="",
+            operator=operator_organization(), actor=_actor(request), source={"via": "api"})
         if result.rejected:
             error = result.rejected[0]
             raise DomainError(error.code, error.message, details={"column": error.column}, status=409)
@@ -182,7 +174,8 @@ class LicenseViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
                                                                                    "count": len(missing)})
         grant = actions.LicenseGrant(
             licensor=get_object_or_404(Party, pk=data["licensor"]),
-            licensee=get_object_or_404(Organization, slug=data["licensee"]) if data["licensee"] else _operator(),
+            licensee=(get_object_or_404(Organization, slug=data["licensee"]) if data["licensee"]
+                      else operator_organization()),
             scope=data["scope"], uses_mask=uses_mask(data["uses"]), territories=territories,
             excluded_territories=excluded, valid_from=data["valid_from"], valid_until=data["valid_until"],
             name=data["name"], basis=data["basis"], works=works,
@@ -360,16 +353,12 @@ class EvaluateView(APIView):
         body = s.EvaluateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         data = body.validated_data
-        licensees = {_operator().pk}
+        licensees = {operator_organization().pk}
         if data["licensee"]:
             org = get_object_or_404(Organization, slug=data["licensee"])
             if not (_reads_all(request) or org.pk in principal.org_ids()):
                 raise DomainError("not_found", "No such organization.", status=404)
             licensees.add(org.pk)
-        try:
-            normalize_territory(data["territory"])
-        except ValueError as exc:
-            raise DomainError("invalid_territory", str(exc)) from None
         evaluation = rights.evaluate(data["work_ids"], data["use"], data["territory"], data["at"],
                                      licensee_ids=licensees, as_of_size=data["as_of_size"])
         return Response({
@@ -406,10 +395,8 @@ class CatalogImportViewSet(viewsets.ReadOnlyModelViewSet):
             raise DomainError("staff_only", "Only staff may import assets from a server directory.", status=403)
         upload = data["file"]
         fmt = data["format"] or ("jsonl" if upload.name.lower().endswith((".jsonl", ".ndjson")) else "csv")
-        principal = principal_for(request)
-        org = next((m.organization for m in principal.memberships if m.organization.is_operator), None) or _operator()
-        catalog_import = importer.do_create_catalog_import(
-            organization=org, user=request.user, data=upload.read(), file_format=fmt,
+        catalog_import = actions.do_create_catalog_import(
+            organization=operator_organization(), user=request.user, data=upload.read(), file_format=fmt,
             collection_slug=data["collection"], collection_name=data["collection_name"],
             assets_zip=data["assets"].read() if data["assets"] else None, assets_dir=data["assets_dir"])
         catalog_import.refresh_from_db()

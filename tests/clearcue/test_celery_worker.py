@@ -63,13 +63,13 @@ def test_the_checkpoint_task_runs_on_a_real_worker_on_the_ledger_queue(settings)
 
 def test_a_catalog_import_runs_on_a_real_worker_on_the_ingest_queue():
     from clearcue.actions import do_create_organization
-    from licensing import importer
+    from licensing import actions, importer
     from licensing.models import CatalogImport, Work
     from tests.licensing.catalog_helpers import small_catalog
 
     operator = do_create_organization(name="Operator", slug="operator", is_operator=True, actor=None)
     with celery_worker("ingest"):
-        catalog_import = importer.do_create_catalog_import(organization=operator, user=None, data=small_catalog(),
+        catalog_import = actions.do_create_catalog_import(organization=operator, user=None, data=small_catalog(),
                                                            file_format="csv", collection_slug="nordlys")
         catalog_import = importer.wait_seconds(CatalogImport.objects.get(pk=catalog_import.pk), timeout=90)
     assert catalog_import.status == "completed" and catalog_import.rows_created == 4

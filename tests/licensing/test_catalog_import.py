@@ -8,7 +8,7 @@ import io
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from licensing import importer
+from licensing import actions, importer
 from licensing.models import CatalogImport, ImportRowError, LedgerEntry, License, LicenseWork, Work
 from tests.licensing.catalog_helpers import ASSETS
 
@@ -117,7 +117,7 @@ def test_clients_cannot_import_catalogs_and_only_staff_may_name_a_server_directo
 def test_a_crash_mid_import_leaves_whole_batches_and_a_rerun_resumes_without_duplicates(
         catalog_admin, operator_org, monkeypatch):
     data = (ASSETS / "catalog" / "small.csv").read_bytes()
-    catalog_import = importer.do_create_catalog_import(organization=operator_org, user=catalog_admin.user, data=data,
+    catalog_import = actions.do_create_catalog_import(organization=operator_org, user=catalog_admin.user, data=data,
                                                        file_format="csv", collection_slug="nordlys")
     real = importer.do_apply_catalog_rows
     calls = {"n": 0}

@@ -12,8 +12,8 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db.models import Count
 
 from clearcue.exceptions import DomainError
-from clearcue.models import Organization
-from licensing import importer
+from clearcue.tenancy import operator_organization
+from licensing import actions, importer
 from licensing.models import CatalogImport, License, Work
 
 COLLECTION = "music21-corpus"
@@ -73,16 +73,17 @@ class Command(BaseCommand):
 
         from licensing.reference_corpus import music21_corpus_root
 
-        operator = Organization.objects.filter(is_operator=True).first()
-        if operator is None:
-            raise CommandError("Create the operator organization first (make demo does).")
+        try:
+            operator = operator_organization()
+        except DomainError as exc:
+            raise CommandError(exc.message) from exc
         year = options["as_of_year"] or datetime.now(UTC).year
         only = {part.strip() for part in options["only"].split(",") if part.strip()} or None
         started = time.perf_counter()
         rows = catalog_rows(only=only, limit=options["limit"], as_of_year=year)
         data = "\n".join(json.dumps(r, ensure_ascii=False) for r in rows).encode()
         try:
-            catalog_import = importer.do_create_catalog_import(
+            catalog_import = actions.do_create_catalog_import(
                 organization=operator, user=None, data=data, file_format="jsonl", collection_slug=COLLECTION,
                 collection_name="music21 corpus (reference catalog)", assets_dir=str(music21_corpus_root()))
         except DomainError as exc:
