@@ -11,6 +11,7 @@ from clearcue.api.urls import router
 api_v1 = [
     path("me/", clearcue_views.MeView.as_view(), name="me"),
     path("", include("licensing.api.urls")),
+    path("", include("generation.api.urls")),
     path("", include(router.urls)),
 ]
 

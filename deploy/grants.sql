@@ -19,7 +19,8 @@ FROM pg_tables
 WHERE schemaname = 'public'
   AND tablename NOT IN ('licensing_ledgerentry', 'licensing_ledgernode', 'licensing_checkpoint',
                         'licensing_license', 'licensing_licensework', 'licensing_licenserevocation',
-                        'licensing_optout', 'licensing_optoutwithdrawal')
+                        'licensing_optout', 'licensing_optoutwithdrawal',
+                        'generation_trainingmanifest', 'generation_manifestentry', 'generation_generationmodel')
 \gexec
 GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA public TO :"app_role";
 
@@ -31,5 +32,10 @@ REVOKE ALL ON TABLE licensing_license, licensing_licensework, licensing_licenser
     licensing_optout, licensing_optoutwithdrawal FROM :"app_role";
 GRANT SELECT, INSERT ON TABLE licensing_license, licensing_licensework, licensing_licenserevocation,
     licensing_optout, licensing_optoutwithdrawal TO :"app_role";
+-- Training manifests and registered models are append-only: a retrained model is a new version.
+REVOKE ALL ON TABLE generation_trainingmanifest, generation_manifestentry, generation_generationmodel
+    FROM :"app_role";
+GRANT SELECT, INSERT ON TABLE generation_trainingmanifest, generation_manifestentry, generation_generationmodel
+    TO :"app_role";
 -- The log head is the one mutable ledger row (its size and root are re-derivable from the entries).
 GRANT SELECT, INSERT, UPDATE ON TABLE licensing_ledgerhead TO :"app_role";
