@@ -42,8 +42,9 @@ class Command(BaseCommand):
         self.stdout.write(self.style.MIGRATE_HEADING("Clearcue demo: tenancy, the catalog and its rights, the ledger"))
         self.stdout.write(
             "This stage of the demo creates organizations, personas and API keys, ingests the reference\n"
-            "catalog (the music21 corpus) with the rights its files state, registers opt-outs in three formats,\n"
-            "revokes a license, evaluates rights, then signs a checkpoint of the rights ledger and verifies it.\n"
+            "catalog (the music21 corpus) with the rights its files state, registers the shipped reference\n"
+            "composer with its training manifest, registers opt-outs in three formats, revokes a license,\n"
+            "evaluates rights, then signs a checkpoint of the rights ledger and verifies it.\n"
             "The generation gate and sealing are not built yet, so no music is generated in this run.\n"
         )
         rows = []
@@ -92,6 +93,7 @@ class Command(BaseCommand):
         self.stdout.write("")
         self.stdout.write(self.style.MIGRATE_HEADING("Reference catalog (music21 corpus), rights read from the files"))
         call_command("ingest_reference_catalog", only=collections, stdout=self.stdout)
+        self._model(collections)
         works = Work.objects.filter(collection__slug="music21-corpus").order_by("id")
         system = Actor.system("demo")
         harbor = Organization.objects.get(slug="harbor-music-publishing")
@@ -119,6 +121,31 @@ class Command(BaseCommand):
             allowed, total = len(evaluation.allowed_ids()), len(evaluation.verdicts)
             self.stdout.write(f"  evaluate {use} in US now: {allowed} of {total} works allowed; "
                               f"denied by reason {evaluation.reason_counts()}")
+
+    def _model(self, collections: str) -> None:
+        """Register the shipped reference composer: only if this catalog reproduces its training manifest."""
+        from generation import registry
+        from licensing.ledger import Actor
+
+        self.stdout.write("")
+        self.stdout.write(self.style.MIGRATE_HEADING("Reference composer: shipped checkpoint and training manifest"))
+        if collections:
+            self.stdout.write("  skipped: the shipped model was trained on the whole reference catalog, and only "
+                              f"{collections} was ingested")
+            return
+        model = registry.register_shipped(actor=Actor.system("demo"))
+        card = model.model_card
+        data = card["training_data"]
+        base = settings.CLEARCUE_PUBLIC_URL
+        self.stdout.write(f"  {model.slug} ({model.engine}): checkpoint sha256 {model.checkpoint_sha256} "
+                          f"({model.checkpoint_size:,} bytes), ledger entry {model.ledger_index}")
+        self.stdout.write(f"  training manifest {model.manifest.name}: {model.manifest.work_count} works "
+                          f"({data['melodies']} melodies) cleared for ai_training in {model.manifest.territory}, "
+                          f"Merkle root {model.manifest.merkle_root}")
+        self.stdout.write(f"  reproduced from this catalog: the same works, asset hashes and clearing licenses as "
+                          f"shipped; validation loss {card['training']['metrics']['validation_loss']}")
+        self.stdout.write(f"  EU AI Act training-content summary: {base}/api/v1/models/{model.pk}/training-summary/"
+                          "?view=html")
 
     def _ledger(self) -> None:
         """Make sure the checkpoint key exists, sign the current tree head, verify the whole ledger."""

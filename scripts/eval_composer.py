@@ -1,0 +1,255 @@
+"""Evaluate the reference composer: plan adherence, musical statistics vs a Markov baseline, memorization, speed.
+
+Prints figures; asserts nothing (a benchmark, not a test). Runs without a database: it loads a checkpoint
+(default: the shipped one, pinned by its model.json) and reads the training melodies from the music21
+corpus files named in the shipped manifest.
+
+    .venv/bin/python scripts/eval_composer.py [--out var/eval] [--scenes N] [--free-samples N]
+
+Plan adherence is measured on what the composer outputs, not on the plan: tempo and section starts from
+the exported MIDI file, keys from the notes (Krumhansl-Schmuckler per section), hit points from onsets in
+the rendered audio (the strongest onset within 2 s of each requested time must be within one beat of it),
+and loudness from the audio (sections meant to be louder by >= 0.15 intensity must measure louder).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import statistics
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from generation.engines import export, synth  # noqa: E402
+from generation.engines.reference import corpus, metrics  # noqa: E402
+from generation.engines.reference.engine import ReferenceComposer  # noqa: E402
+from generation.engines.reference.plan import PlanParams, target_tempo  # noqa: E402
+from generation.engines.reference.sample import BarSpec, SamplingSpec, sample_melody  # noqa: E402
+from generation.engines.score import Score, scale_of  # noqa: E402
+
+SHIPPED = ROOT / "generation" / "engines" / "reference" / "shipped"
+SCENES = ROOT / "generation" / "engines" / "reference" / "scenes.json"
+
+
+@dataclass(frozen=True)
+class Mel:
+    """A melody for the statistics (C-relative notes in sixteenths)."""
+
+    meter: int
+    notes: tuple[tuple[int, int, int], ...]
+    mode: str = ""
+
+
+def training_melodies(manifest: dict, cache: Path) -> list[corpus.Melody]:
+    """Melodies of the manifest's works, read from the music21 corpus (cached extraction)."""
+    from licensing.reference_corpus import music21_corpus_root
+
+    root = music21_corpus_root()
+    items = []
+    for record in manifest["records"]:
+        path = root / record["work"].split("/", 1)[1]
+        data = path.read_bytes()
+        if hashlib.sha256(data).hexdigest() != record["sha256"]:
+            raise SystemExit(f"{path} differs from the manifest's SHA-256")
+        items.append((record["work"], data))
+    out: list[corpus.Melody] = []
+    for result in corpus.extract_many(items, cache).values():
+        if not isinstance(result, corpus.CorpusError):
+            out.extend(m for m in result if m.meter in (2, 3, 4))
+    return out
+
+
+def onset_envelope(audio: np.ndarray, sr: int, hop: int = 480) -> np.ndarray:
+    """Positive change of log energy per 10 ms frame (a simple onset strength)."""
+    mono = audio.mean(axis=1)
+    frames = len(mono) // hop
+    energy = np.square(mono[: frames * hop]).reshape(frames, hop).sum(axis=1)
+    log = 10 * np.log10(energy + 1e-9)
+    return np.maximum(0.0, np.diff(log, prepend=log[0]))
+
+
+def check_cue(score: Score, audio: np.ndarray, sr: int, plan, scene) -> dict[str, list[bool]]:
+    """Per-criterion pass/fail list for one cue."""
+    results: dict[str, list[bool]] = {"tempo": [], "key": [], "sections": [], "hit_points": [], "loudness": []}
+    midi = export.read_midi(export.to_midi(score))
+    tempos = sorted(midi.tempos)  # (beat, bpm)
+
+    def bpm_at(beat: float) -> float:
+        current = tempos[0][1]
+        for b, bpm in tempos:
+            if b <= beat + 1e-6:
+                current = bpm
+        return current
+
+    def seconds(beat: float) -> float:
+        t, last_beat, last_bpm = 0.0, 0.0, tempos[0][1]
+        for b, bpm in tempos:
+            if b >= beat:
+                break
+            t += (b - last_beat) * 60 / last_bpm
+            last_beat, last_bpm = b, bpm
+        return t + (beat - last_beat) * 60 / last_bpm
+
+    targets = target_tempo(plan)
+    melody_tracks = {i for i, name in enumerate(midi.track_names) if name.endswith("melody")}
+    melody_onsets = [n.start for n in midi.notes if n.track in melody_tracks]
+    for section, target in zip(plan.sections, targets, strict=True):
+        beat0 = section.start_bar * plan.meter
+        # MIDI stores microseconds per quarter as an integer: allow its rounding (< 0.001 BPM here).
+        results["tempo"].append(abs(bpm_at(beat0) - target) <= 3.0 + 1e-3)
+        weights = [(n.pitch, n.duration) for n in score.notes
+                   if n.part not in ("hits",) and beat0 <= n.start < beat0 + section.bars * plan.meter]
+        tonic, mode, _ = metrics.key_estimate(weights)
+        results["key"].append((tonic, mode) == (section.tonic, section.mode))
+        if section.index > 0:
+            beat_s = 60 / section.tempo
+            planned = section.start
+            results["sections"].append(abs(seconds(beat0) - planned) <= beat_s and
+                                       any(abs(o - beat0) <= 1.0 for o in melody_onsets))
+    envelope = onset_envelope(audio, sr)
+    for label, requested in (scene["expect"].get("hit_points") or []):
+        hit = next((h for h in plan.hit_points if abs(h.requested - requested) < 0.01), None)
+        beat = 60 / (plan.section_at_bar(hit.bar).tempo if hit else plan.sections[0].tempo)
+        lo, hi = int(max(0, requested - 2) * 100), int(min(len(envelope) / 100, requested + 2) * 100)
+        peak = (lo + int(np.argmax(envelope[lo:hi]))) / 100
+        results["hit_points"].append(abs(peak - requested) <= beat)
+        del label
+    level = synth.loudness_db(audio, sr, window=0.4)
+    section_db = []
+    for section in plan.sections:
+        a, b = int((section.start + 0.5) / 0.4), max(int((section.start + 0.5) / 0.4) + 1, int(section.end / 0.4))
+        section_db.append(float(np.mean(level[a:b])))
+    for i, si in enumerate(plan.sections):
+        for j, sj in enumerate(plan.sections):
+            mi = (si.intensity_start + si.intensity_end) / 2
+            mj = (sj.intensity_start + sj.intensity_end) / 2
+            if i < j and abs(mi - mj) >= 0.15:
+                results["loudness"].append((section_db[i] > section_db[j]) == (mi > mj))
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--checkpoint-dir", type=Path, default=SHIPPED)
+    parser.add_argument("--out", type=Path, default=ROOT / "var" / "eval")
+    parser.add_argument("--cache", type=Path, default=ROOT / "var" / "cache" / "melodies")
+    parser.add_argument("--scenes", type=int, default=0, help="only the first N scenes")
+    parser.add_argument("--free-samples", type=int, default=120)
+    parser.add_argument("--write", type=int, default=3, help="write WAV/MIDI/MusicXML of the first N cues")
+    args = parser.parse_args()
+    meta = json.loads((args.checkpoint_dir / "model.json").read_text())
+    manifest = json.loads((args.checkpoint_dir / "manifest.json").read_text())
+    composer = ReferenceComposer.load((args.checkpoint_dir / meta["checkpoint"]).read_bytes(),
+                                      meta["checkpoint_sha256"])
+    scenes = json.loads(SCENES.read_text())["scenes"]
+    if args.scenes:
+        scenes = scenes[: args.scenes]
+    args.out.mkdir(parents=True, exist_ok=True)
+    args.cache.mkdir(parents=True, exist_ok=True)
+    print(f"model {meta['name']}@{meta['version']} ({meta['checkpoint_sha256'][:12]}), "
+          f"{manifest['work_count']} training works, {len(scenes)} scenes")
+
+    # 1. Plan adherence and speed.
+    passes: dict[str, list[bool]] = {}
+    per_second, sixty, rerender = [], [], []
+    outputs: list[Mel] = []
+    failures = []
+    for i, scene in enumerate(scenes):
+        params = PlanParams.from_dict(scene.get("params", {}))
+        started = time.perf_counter()
+        cue = composer.cue(scene["description"], params, seed=i)
+        elapsed = time.perf_counter() - started
+        per_second.append(elapsed / cue.plan.duration)
+        if 50 <= cue.plan.duration <= 70:
+            sixty.append(elapsed * 60 / cue.plan.duration)
+        started = time.perf_counter()
+        revised = composer.revise(cue.composition, tempo=cue.plan.sections[0].tempo * 1.1)
+        composer.rerender(revised)
+        rerender.append((time.perf_counter() - started) * 60 / cue.plan.duration)
+        result = check_cue(cue.score, cue.audio, cue.sample_rate, cue.plan, scene)
+        for key, values in result.items():
+            passes.setdefault(key, []).extend(values)
+            if not all(values):
+                failures.append(f"{scene['id']}: {key} {values}")
+        outputs.append(Mel(cue.plan.meter, tuple(cue.composition.material), cue.plan.sections[0].mode))
+        if i < args.write:
+            stem = args.out / scene["id"]
+            synth.write_audio(stem.with_suffix(".wav"), cue.audio, cue.sample_rate)
+            stem.with_suffix(".mid").write_bytes(export.to_midi(cue.score))
+            stem.with_suffix(".musicxml").write_bytes(export.to_musicxml(cue.score))
+            stem.with_suffix(".plan.json").write_text(json.dumps(cue.plan.to_dict(), indent=1))
+    print("\nPlan adherence (measured on MIDI, notes and audio):")
+    total_pass = total = 0
+    for key, values in passes.items():
+        total_pass += sum(values)
+        total += len(values)
+        print(f"  {key:<11} {sum(values):>4}/{len(values):<4} {100 * sum(values) / max(1, len(values)):6.1f}%")
+    print(f"  {'overall':<11} {total_pass:>4}/{total:<4} {100 * total_pass / max(1, total):6.1f}%")
+    for line in failures[:12]:
+        print(f"    miss: {line}")
+
+    print("\nSpeed (2-core CPU):")
+    if sixty:
+        print(f"  60-s cue compose+arrange+render: median {statistics.median(sixty):.2f} s, max {max(sixty):.2f} s "
+              f"({len(sixty)} cues of 50-70 s, scaled to 60 s)")
+    print(f"  all cues: median {statistics.median(per_second) * 60:.2f} s per 60 s of audio")
+    print(f"  re-render after a tempo change (60 s): median {statistics.median(rerender):.2f} s, "
+          f"max {max(rerender):.2f} s")
+
+    # 2. Musical statistics vs the training corpus, model vs a first-order Markov baseline.
+    started = time.perf_counter()
+    train_mels = training_melodies(manifest, args.cache)
+    print(f"\nTraining corpus: {len(train_mels)} melodies ({time.perf_counter() - started:.0f} s to load)")
+    rng = np.random.default_rng(0)
+    free: list[Mel] = []
+    markov: list[Mel] = []
+    baseline = metrics.MarkovBaseline().fit(train_mels)
+    picks = rng.choice(len(train_mels), size=args.free_samples, replace=False)
+    for n, index in enumerate(picks):
+        ref = train_mels[int(index)]
+        bars = 16
+        scale = scale_of(ref.mode) + ((11,) if ref.mode == "minor" else ())
+        # Free sampling: the model picks each bar's density; only bar count and scale are imposed, and the
+        # nucleus is not truncated, so the statistics are the model's own distribution.
+        spec = SamplingSpec(mode=ref.mode, meter=ref.meter, styles=(), top_p=1.0, max_leap=24, bars=tuple(
+            BarSpec(-1, tuple(sorted(set(scale)))) for _ in range(bars)))
+        notes, _ = sample_melody(composer.model, composer.vocab, spec, seed=n)
+        free.append(Mel(ref.meter, tuple(notes), ref.mode))
+        markov.append(Mel(ref.meter, tuple(baseline.sample(bars, ref.meter, rng)), ref.mode))
+    reference = metrics.corpus_statistics(train_mels)
+    rows = []
+    for name, group in (("model (free)", free), ("model (cues)", outputs), ("markov", markov)):
+        stats = metrics.corpus_statistics(group)
+        rows.append((name, *(metrics.distance(reference[h], stats[h]) for h in
+                             ("pitch_class_histogram", "interval_histogram", "duration_histogram",
+                              "notes_per_bar_histogram")),
+                     stats["rhythm_density"]))
+    print("  Jensen-Shannon distance to the training corpus (lower is closer):")
+    print(f"  {'':<14} {'pitch-class':>11} {'interval':>9} {'duration':>9} {'notes/bar':>9} {'density':>8}")
+    print(f"  {'corpus':<14} {'':>11} {'':>9} {'':>9} {'':>9} {reference['rhythm_density']:8.2f}")
+    for name, *values in rows:
+        print(f"  {name:<14} {values[0]:11.4f} {values[1]:9.4f} {values[2]:9.4f} {values[3]:9.4f} {values[4]:8.2f}")
+
+    # 3. Memorization: longest run of (interval, duration) events shared with any training melody.
+    started = time.perf_counter()
+    index = metrics.MemorizationIndex((m.source, m.index, metrics.events_of(m.notes)) for m in train_mels)
+    print(f"\nMemorization index over {sum(len(m.notes) for m in train_mels)} training notes "
+          f"({time.perf_counter() - started:.1f} s)")
+    for name, group in (("model (cues)", outputs), ("model (free)", free), ("markov", markov)):
+        runs = [index.longest_shared_run(metrics.events_of(m.notes)).length for m in group]
+        q = np.percentile(runs, [50, 90, 95, 100])
+        print(f"  {name:<14} longest shared run (events): median {q[0]:.0f}, p90 {q[1]:.0f}, p95 {q[2]:.0f}, "
+              f"max {q[3]:.0f}")
+    print(f"\nWrote {min(args.write, len(scenes))} cues (WAV, MIDI, MusicXML, plan) to {args.out}")
+
+
+if __name__ == "__main__":
+    main()
