@@ -6,13 +6,9 @@ model is a new version with a new manifest).
 
 from __future__ import annotations
 
-import pgtrigger
 from django.db import models
 
-_APPEND_ONLY = [
-    pgtrigger.Protect(name="append_only_no_update", operation=pgtrigger.Update),
-    pgtrigger.Protect(name="append_only_no_delete", operation=pgtrigger.Delete),
-]
+from licensing.models import APPEND_ONLY_TRIGGERS
 
 
 class TrainingManifest(models.Model):
@@ -31,7 +27,7 @@ class TrainingManifest(models.Model):
     ledger_index = models.BigIntegerField()
 
     class Meta:
-        triggers = _APPEND_ONLY
+        triggers = APPEND_ONLY_TRIGGERS
 
     def __str__(self) -> str:
         return f"{self.name} ({self.work_count} works, root {self.merkle_root[:12]}…)"
@@ -50,7 +46,7 @@ class ManifestEntry(models.Model):
     basis = models.CharField(max_length=20)
 
     class Meta:
-        triggers = _APPEND_ONLY
+        triggers = APPEND_ONLY_TRIGGERS
         constraints = [
             models.UniqueConstraint(fields=["manifest", "position"], name="generation_manifestentry_position"),
             models.UniqueConstraint(fields=["manifest", "work"], name="generation_manifestentry_work"),
@@ -78,7 +74,7 @@ class GenerationModel(models.Model):
     ledger_index = models.BigIntegerField()
 
     class Meta:
-        triggers = _APPEND_ONLY
+        triggers = APPEND_ONLY_TRIGGERS
         constraints = [models.UniqueConstraint(fields=["name", "version"], name="generation_model_name_version")]
 
     def __str__(self) -> str:

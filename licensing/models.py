@@ -42,7 +42,8 @@ class EntryType(models.TextChoices):
     LEDGER_NOTE = "ledger.note"
 
 
-_APPEND_ONLY = [
+# Refuse UPDATE and DELETE on PostgreSQL (SQLite gets the same from licensing.sqlite_append_only in migrations).
+APPEND_ONLY_TRIGGERS = [
     pgtrigger.Protect(name="append_only_no_update", operation=pgtrigger.Update),
     pgtrigger.Protect(name="append_only_no_delete", operation=pgtrigger.Delete),
 ]
@@ -84,7 +85,7 @@ class LedgerEntry(models.Model):
         ordering = ["leaf_index"]
         verbose_name_plural = "ledger entries"
         indexes = [models.Index(fields=["subject_type", "subject_id"], name="ledger_subject_idx")]
-        triggers = _APPEND_ONLY
+        triggers = APPEND_ONLY_TRIGGERS
 
     def __str__(self) -> str:
         return f"#{self.leaf_index} {self.entry_type}"
@@ -101,7 +102,7 @@ class LedgerNode(models.Model):
     hash = models.BinaryField(max_length=32)
 
     class Meta:
-        triggers = _APPEND_ONLY
+        triggers = APPEND_ONLY_TRIGGERS
 
     def __str__(self) -> str:
         return f"node level {self.key >> NODE_LEVEL_SHIFT} index {self.key & ((1 << NODE_LEVEL_SHIFT) - 1)}"
@@ -119,7 +120,7 @@ class Checkpoint(models.Model):
 
     class Meta:
         ordering = ["tree_size"]
-        triggers = _APPEND_ONLY
+        triggers = APPEND_ONLY_TRIGGERS
 
     def __str__(self) -> str:
         return f"checkpoint {self.tree_size}"
@@ -318,7 +319,7 @@ class License(models.Model):
 
     class Meta:
         ordering = ["id"]
-        triggers = _APPEND_ONLY
+        triggers = APPEND_ONLY_TRIGGERS
         constraints = [
             models.CheckConstraint(
                 condition=(models.Q(scope="works", scope_party__isnull=True, scope_collection__isnull=True)
@@ -344,7 +345,7 @@ class LicenseWork(models.Model):
     ledger_index = models.BigIntegerField()
 
     class Meta:
-        triggers = _APPEND_ONLY
+        triggers = APPEND_ONLY_TRIGGERS
         constraints = [models.UniqueConstraint(fields=["work", "license"], name="licensing_licensework_unique")]
 
     def __str__(self) -> str:
@@ -361,7 +362,7 @@ class LicenseRevocation(models.Model):
     ledger_index = models.BigIntegerField()
 
     class Meta:
-        triggers = _APPEND_ONLY
+        triggers = APPEND_ONLY_TRIGGERS
 
     def __str__(self) -> str:
         return f"revocation of license {self.license_id}"
@@ -393,7 +394,7 @@ class OptOut(models.Model):
 
     class Meta:
         ordering = ["id"]
-        triggers = _APPEND_ONLY
+        triggers = APPEND_ONLY_TRIGGERS
         verbose_name = "opt-out"
 
     def __str__(self) -> str:
@@ -410,7 +411,7 @@ class OptOutWithdrawal(models.Model):
     ledger_index = models.BigIntegerField()
 
     class Meta:
-        triggers = _APPEND_ONLY
+        triggers = APPEND_ONLY_TRIGGERS
 
     def __str__(self) -> str:
         return f"withdrawal of opt-out {self.optout_id}"
