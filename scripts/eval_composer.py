@@ -33,7 +33,7 @@ from generation.engines.reference import corpus, metrics  # noqa: E402
 from generation.engines.reference.engine import ReferenceComposer  # noqa: E402
 from generation.engines.reference.plan import PlanParams, target_tempo  # noqa: E402
 from generation.engines.reference.sample import BarSpec, SamplingSpec, sample_melody  # noqa: E402
-from generation.engines.score import Score, scale_of  # noqa: E402
+from generation.engines.score import Score, TempoChange, TempoMap, scale_of  # noqa: E402
 
 SHIPPED = ROOT / "generation" / "engines" / "reference" / "shipped"
 SCENES = ROOT / "generation" / "engines" / "reference" / "scenes.json"
@@ -80,23 +80,7 @@ def check_cue(score: Score, audio: np.ndarray, sr: int, plan, scene) -> dict[str
     """Per-criterion pass/fail list for one cue."""
     results: dict[str, list[bool]] = {"tempo": [], "key": [], "sections": [], "hit_points": [], "loudness": []}
     midi = export.read_midi(export.to_midi(score))
-    tempos = sorted(midi.tempos)  # (beat, bpm)
-
-    def bpm_at(beat: float) -> float:
-        current = tempos[0][1]
-        for b, bpm in tempos:
-            if b <= beat + 1e-6:
-                current = bpm
-        return current
-
-    def seconds(beat: float) -> float:
-        t, last_beat, last_bpm = 0.0, 0.0, tempos[0][1]
-        for b, bpm in tempos:
-            if b >= beat:
-                break
-            t += (b - last_beat) * 60 / last_bpm
-            last_beat, last_bpm = b, bpm
-        return t + (beat - last_beat) * 60 / last_bpm
+    tempo = TempoMap(tuple(TempoChange(beat, bpm) for beat, bpm in sorted(midi.tempos)))  # as read back
 
     targets = target_tempo(plan)
     melody_tracks = {i for i, name in enumerate(midi.track_names) if name.endswith("melody")}
@@ -104,7 +88,7 @@ def check_cue(score: Score, audio: np.ndarray, sr: int, plan, scene) -> dict[str
     for section, target in zip(plan.sections, targets, strict=True):
         beat0 = section.start_bar * plan.meter
         # MIDI stores microseconds per quarter as an integer: allow its rounding (< 0.001 BPM here).
-        results["tempo"].append(abs(bpm_at(beat0) - target) <= 3.0 + 1e-3)
+        results["tempo"].append(abs(tempo.bpm_at(beat0) - target) <= 3.0 + 1e-3)
         weights = [(n.pitch, n.duration) for n in score.notes
                    if n.part not in ("hits",) and beat0 <= n.start < beat0 + section.bars * plan.meter]
         tonic, mode, _ = metrics.key_estimate(weights)
@@ -112,16 +96,15 @@ def check_cue(score: Score, audio: np.ndarray, sr: int, plan, scene) -> dict[str
         if section.index > 0:
             beat_s = 60 / section.tempo
             planned = section.start
-            results["sections"].append(abs(seconds(beat0) - planned) <= beat_s and
+            results["sections"].append(abs(tempo.seconds(beat0) - planned) <= beat_s and
                                        any(abs(o - beat0) <= 1.0 for o in melody_onsets))
     envelope = onset_envelope(audio, sr)
-    for label, requested in (scene["expect"].get("hit_points") or []):
+    for _, requested in (scene["expect"].get("hit_points") or []):
         hit = next((h for h in plan.hit_points if abs(h.requested - requested) < 0.01), None)
         beat = 60 / (plan.section_at_bar(hit.bar).tempo if hit else plan.sections[0].tempo)
         lo, hi = int(max(0, requested - 2) * 100), int(min(len(envelope) / 100, requested + 2) * 100)
         peak = (lo + int(np.argmax(envelope[lo:hi]))) / 100
         results["hit_points"].append(abs(peak - requested) <= beat)
-        del label
     level = synth.loudness_db(audio, sr, window=0.4)
     section_db = []
     for section in plan.sections:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from itertools import pairwise
 from typing import Any
 
 import numpy as np
@@ -72,16 +71,6 @@ def _retime(plan: CuePlan, sections: Sequence[Section]) -> CuePlan:
     tempo = CuePlan(plan.description, plan.meter, tuple(out)).tempo_map()
     hits = tuple(HitPoint(h.label, h.requested, h.bar, h.beat, tempo.seconds(h.beat)) for h in plan.hit_points)
     return replace(plan, sections=tuple(out), hit_points=hits)
-
-
-def _curve_at(curve: Sequence[tuple[float, float]], t: float) -> float:
-    points = sorted(curve)
-    if t <= points[0][0]:
-        return points[0][1]
-    for (t0, v0), (t1, v1) in pairwise(points):
-        if t0 <= t <= t1:
-            return v0 + (v1 - v0) * (t - t0) / max(1e-9, t1 - t0)
-    return points[-1][1]
 
 
 class ReferenceComposer:
@@ -154,10 +143,11 @@ class ReferenceComposer:
             sections = [replace(s, tempo=round(s.tempo * tempo / base, 3)) for s in sections]
         revised = _retime(plan, sections)
         if intensity is not None:
-            if not intensity or any(not 0 <= v <= 1 for _, v in intensity):
-                raise ValueError("intensity values must be within 0..1")
+            from generation.engines.reference.plan import check_curve, curve_at
+
+            curve = check_curve(intensity)  # PlanError (a ValueError) names the bad point
             revised = replace(revised, sections=tuple(
-                replace(s, intensity_start=_curve_at(intensity, s.start), intensity_end=_curve_at(intensity, s.end))
+                replace(s, intensity_start=curve_at(curve, s.start), intensity_end=curve_at(curve, s.end))
                 for s in revised.sections))
         return Composition(revised, composition.material, composition.seed)
 

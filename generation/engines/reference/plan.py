@@ -894,7 +894,8 @@ def parse_key(text: str) -> tuple[int, str | None]:
     return tonic, None if mode is None else ("major" if mode.lower().startswith("maj") else "minor")
 
 
-def _check_curve(points: Sequence[tuple[float, float]]) -> tuple[tuple[float, float], ...]:
+def check_curve(points: Sequence[tuple[float, float]]) -> tuple[tuple[float, float], ...]:
+    """A validated intensity curve: (seconds >= 0, value 0..1) points in strictly ascending time (PlanError)."""
     curve: list[tuple[float, float]] = []
     try:
         for point in points:
@@ -1016,7 +1017,8 @@ def _parts(arc: str, duration: float, level: float, climax_at: float | None) -> 
             for i, (name, _, a, b) in enumerate(template)]
 
 
-def _curve_at(curve: Sequence[tuple[float, float]], t: float) -> float:
+def curve_at(curve: Sequence[tuple[float, float]], t: float) -> float:
+    """Intensity of a checked curve at `t` seconds (linear between points, flat beyond the ends)."""
     if t <= curve[0][0]:
         return curve[0][1]
     for (t0, v0), (t1, v1) in itertools.pairwise(curve):
@@ -1028,7 +1030,7 @@ def _curve_at(curve: Sequence[tuple[float, float]], t: float) -> float:
 def _arc_of_curve(curve: Sequence[tuple[float, float]], duration: float) -> tuple[str, float | None]:
     """Arc name and climax start that match an explicit intensity curve's shape."""
     times = sorted({0.0, duration, *(t for t, _ in curve if t <= duration)})
-    values = [_curve_at(curve, t) for t in times]
+    values = [curve_at(curve, t) for t in times]
     top, bottom = max(values), min(values)
     if top - bottom < 0.1:
         return "steady", None
@@ -1378,7 +1380,7 @@ def plan_cue(description: str, params: PlanParams = _DEFAULT_PARAMS) -> CuePlan:
     curve: tuple[tuple[float, float], ...] | None = None
     climax_at: float | None = None
     if params.intensity is not None:
-        curve = _check_curve(params.intensity)
+        curve = check_curve(params.intensity)
         arc, climax_at = _arc_of_curve(curve, duration)
         notes.append(f"arc: {arc} (shape of params.intensity)")
     else:
@@ -1530,7 +1532,7 @@ def _build_sections(alignment: _Alignment, parts: Sequence[_Part], boundaries: S
     for i, (b, bars, tempo, start, end) in enumerate(raw):
         part = parts[b.part]
         if curve is not None:
-            level_start, level_end = _curve_at(curve, start), _curve_at(curve, end)
+            level_start, level_end = curve_at(curve, start), curve_at(curve, end)
         elif part.name == "climax":
             # Held at the peak, even when it swallowed a release too short for its own bars: always loudest.
             level_start = level_end = part.level_start
