@@ -265,11 +265,17 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "schedule": float(env.int("CLEARCUE_CHECKPOINT_INTERVAL", 300, minimum=5)),
     },
     "requeue-stale-imports": {"task": "licensing.ingest.requeue_stale_imports", "schedule": 120.0},
+    "requeue-stalled-jobs": {"task": "generation.jobs.requeue_stalled", "schedule": 30.0},
+    "clearance-catch-up": {"task": "generation.clearance.catch_up", "schedule": 60.0},
 }
 
 # --- Catalog ------------------------------------------------------------------------------------------
 # Rows per committed import batch: larger batches go faster, smaller ones lose less work to a crash.
 CLEARCUE_IMPORT_BATCH_SIZE = env.int("CLEARCUE_IMPORT_BATCH_SIZE", 1000, minimum=1)
+
+# --- Jobs ------------------------------------------------------------------------------------------------
+# Seconds a worker holds a job step; after that the reaper hands the job to another worker.
+CLEARCUE_JOB_CLAIM_SECONDS = env.int("CLEARCUE_JOB_CLAIM_SECONDS", 300, minimum=2)
 
 # --- Ledger --------------------------------------------------------------------------------------------
 # The checkpoint origin line (C2SP tlog-checkpoint): a schema-less URL naming this log.

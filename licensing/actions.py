@@ -189,6 +189,24 @@ def do_publish_checkpoint(*, actor: Actor | None = None) -> Checkpoint:
 # --- Catalog, licenses, opt-outs ------------------------------------------------------------------------------
 
 
+def _rights_changed() -> None:
+    """After commit, have every model's clearance state catch up with this change (generation.clearance).
+
+    Best effort: the gate also catches up before deciding, and beat runs the task every minute.
+    """
+    def enqueue() -> None:
+        from generation.tasks import catch_up_clearance
+
+        try:
+            catch_up_clearance.delay()
+        except Exception:  # a broker outage must not turn a committed rights change into an error
+            import logging
+
+            logging.getLogger(__name__).exception("could not queue the clearance catch-up")
+
+    transaction.on_commit(enqueue)
+
+
 class _LedgerPlan:
     """Ledger entries of one transaction, planned before the rows that record their leaf index are written.
 
@@ -483,6 +501,7 @@ def do_apply_catalog_rows(items: Sequence[PreparedRow], *, collection_slug: str,
                          for w in fresh)
         _bulk_insert(LicenseWork, links)
         plan.commit(actor=actor)
+        _rights_changed()
     return result
 
 
@@ -559,6 +578,7 @@ def do_grant_license(grant: LicenseGrant, *, actor: Actor) -> License:
                                                    {**license_json(license), "work_ids": work_ids}, "license",
                                                    str(license.pk)))
         plan.commit(actor=actor)
+        _rights_changed()
     return license
 
 
@@ -580,6 +600,7 @@ def do_revoke_license(license: License, *, effective_at: datetime | None, reason
             EntryType.LICENSE_REVOKED, {"license_id": license.pk, "effective_at": format_time(revocation.effective_at),
                                         "reason": revocation.reason}, "license", str(license.pk)))
         plan.commit(actor=actor)
+        _rights_changed()
     return revocation
 
 
@@ -648,6 +669,7 @@ def do_register_optouts(reservations: Sequence[Reservation], *, actor: Actor,
             plan.fill(optout.ledger_index, EntryDraft(EntryType.OPTOUT_REGISTERED, optout_json(optout), "optout",
                                                       str(optout.pk)))
         plan.commit(actor=actor)
+        _rights_changed()
     return rows
 
 
@@ -667,6 +689,7 @@ def do_withdraw_optout(optout: OptOut, *, effective_at: datetime | None, reason:
             EntryType.OPTOUT_WITHDRAWN, {"optout_id": optout.pk, "effective_at": format_time(withdrawal.effective_at),
                                          "reason": withdrawal.reason}, "optout", str(optout.pk)))
         plan.commit(actor=actor)
+        _rights_changed()
     return withdrawal
 
 

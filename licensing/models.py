@@ -38,6 +38,9 @@ class EntryType(models.TextChoices):
     COLLECTION_REGISTERED = "collection.registered"
     CATALOG_IMPORTED = "catalog.imported"
     GATE_DECIDED = "gate.decided"
+    GATE_POLICY_SET = "gate.policy_set"
+    ENTITLEMENT_GRANTED = "entitlement.granted"
+    JOB_SUBMITTED = "job.submitted"
     OUTPUT_SEALED = "output.sealed"
     LEDGER_NOTE = "ledger.note"
 
@@ -220,7 +223,9 @@ class Work(models.Model):
     class Meta:
         ordering = ["id"]
         constraints = [models.UniqueConstraint(fields=["collection", "source_key"], name="licensing_work_natural_key")]
-        indexes = [models.Index(fields=["rights_holder"], name="licensing_work_holder_idx")]
+        indexes = [models.Index(fields=["rights_holder"], name="licensing_work_holder_idx"),
+                   # rights changes since ledger size N (generation.clearance keeps model clearance current)
+                   models.Index(fields=["updated_ledger_index"], name="licensing_work_updated_idx")]
 
     def __str__(self) -> str:
         return self.title
@@ -331,6 +336,10 @@ class License(models.Model):
         indexes = [
             models.Index(fields=["scope_party"], name="licensing_license_party_idx"),
             models.Index(fields=["scope_collection"], name="licensing_license_coll_idx"),
+            models.Index(fields=["ledger_index"], name="licensing_license_ledger_idx"),
+            # licenses starting or ending in a time window (generation.clearance)
+            models.Index(fields=["valid_from"], name="licensing_license_from_idx"),
+            models.Index(fields=["valid_until"], name="licensing_license_until_idx"),
         ]
 
     def __str__(self) -> str:
@@ -345,6 +354,7 @@ class LicenseWork(models.Model):
     ledger_index = models.BigIntegerField()
 
     class Meta:
+        indexes = [models.Index(fields=["ledger_index"], name="licensing_lw_ledger_idx")]
         triggers = APPEND_ONLY_TRIGGERS
         constraints = [models.UniqueConstraint(fields=["work", "license"], name="licensing_licensework_unique")]
 
@@ -362,6 +372,7 @@ class LicenseRevocation(models.Model):
     ledger_index = models.BigIntegerField()
 
     class Meta:
+        indexes = [models.Index(fields=["ledger_index"], name="licensing_rev_ledger_idx")]
         triggers = APPEND_ONLY_TRIGGERS
 
     def __str__(self) -> str:
@@ -396,6 +407,8 @@ class OptOut(models.Model):
         ordering = ["id"]
         triggers = APPEND_ONLY_TRIGGERS
         verbose_name = "opt-out"
+        indexes = [models.Index(fields=["ledger_index"], name="licensing_optout_ledger_idx"),
+                   models.Index(fields=["effective_from"], name="licensing_optout_from_idx")]
 
     def __str__(self) -> str:
         return f"opt-out {self.pk} ({self.subject_kind})"
@@ -411,6 +424,7 @@ class OptOutWithdrawal(models.Model):
     ledger_index = models.BigIntegerField()
 
     class Meta:
+        indexes = [models.Index(fields=["ledger_index"], name="licensing_ow_ledger_idx")]
         triggers = APPEND_ONLY_TRIGGERS
 
     def __str__(self) -> str:

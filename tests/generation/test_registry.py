@@ -24,12 +24,6 @@ pytestmark = pytest.mark.django_db
 TRAIN = ["--steps", "30", "--d-model", "32", "--layers", "1", "--batch-size", "4", "--block-size", "64"]
 
 
-@pytest.fixture(scope="session")
-def data_dir(tmp_path_factory):
-    """One data directory for the session: extracted melodies are cached there across tests."""
-    return tmp_path_factory.mktemp("generation-data")
-
-
 @pytest.fixture
 def catalog(operator_org, settings, tmp_path, ledger_key, data_dir):
     settings.MEDIA_ROOT = str(tmp_path / "media")

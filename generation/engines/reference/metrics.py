@@ -406,12 +406,17 @@ class MemorizationIndex:
         Ties go to the run found first along the query; its source is the earliest indexed melody that
         holds it.
         """
+        return self.locate(events)[0]
+
+    def locate(self, events: Sequence[Event]) -> tuple[SharedRun, int]:
+        """`longest_shared_run` and the query position where that run starts (-1 when there is none)."""
         length, link, nxt = self._length, self._link, self._next
         state = 0
         matched = 0
         best = 0
         best_state = 0
-        for event in events:
+        best_end = -1
+        for position, event in enumerate(events):
             symbol = self._symbols.get((int(event[0]), int(event[1])))
             if symbol is None:  # never seen in training: every run restarts after it
                 state = 0
@@ -428,10 +433,10 @@ class MemorizationIndex:
             if matched > best:
                 best = matched
                 best_state = state
+                best_end = position
         if best == 0:
-            return SharedRun(0, "", -1)
+            return SharedRun(0, "", -1), -1
         start = self._first_end[best_state] - best + 1
         melody = bisect.bisect_right(self._starts, start) - 1
         source, index = self._sources[melody]
-        return SharedRun(best, source, index)
-
+        return SharedRun(best, source, index), best_end - best + 1

@@ -1,0 +1,366 @@
+"""Per-model clearance state: which training works are not cleared now, kept current incrementally.
+
+The gate must not get slower as training sets grow, so it never re-evaluates a manifest. For each
+(training manifest, territory) a `Clearance` row holds counts of blocked works per use, and `ClearanceBlock`
+rows name them (ai_training, commercial_output, non_commercial_output). It is computed in full once
+(`ensure_clearance`), then kept current by `catch_up`, which finds the rights changes since the cursor (ledger
+entries: licenses granted or extended, revocations, opt-outs, withdrawals, works updated; and facts whose
+effective time has passed since: licenses starting or ending, dated opt-outs, revocations and withdrawals),
+maps them to the works they touch, finds the manifests holding those works through the work -> manifest
+index, and re-evaluates only those works. The gate calls `catch_up` itself when anything is pending (a cheap
+existence probe), so a decision never reads a stale state, and the `generation.clearance.catch_up` task runs
+it after every rights change and on beat.
+
+A block is `after_training` when the work was cleared for that use at the manifest's snapshot (its ledger size
+and evaluation time) and is not now: the gate policy decides whether such training changes deny at once or
+are tolerated until a retraining deadline counted from `since`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from django.db import connection, transaction
+from django.db.models import Min
+from django.utils import timezone
+
+from generation.gate import TRAINING_USE, TrainingFacts, UseBlocks
+from generation.models import (
+    Clearance,
+    ClearanceBlock,
+    ClearanceCursor,
+    GenerationModel,
+    ManifestEntry,
+    TrainingManifest,
+)
+from licensing import rights
+from licensing.models import (
+    License,
+    LicenseRevocation,
+    LicenseWork,
+    OptOut,
+    OptOutWithdrawal,
+    Work,
+    WorkCreator,
+    WorkIdentifier,
+)
+
+USES = (TRAINING_USE, "commercial_output", "non_commercial_output")
+SAMPLE = 20
+_CHUNK = 20_000
+
+
+def _lock_cursor() -> ClearanceCursor:
+    """Lock the cursor row (serializes full computations and catch-ups); created after a test flush."""
+    cursor = ClearanceCursor.objects.select_for_update().filter(pk=1).first()
+    if cursor is None:
+        ClearanceCursor.objects.get_or_create(pk=1, defaults={"size": 0, "time": None})
+        cursor = ClearanceCursor.objects.select_for_update().get(pk=1)
+    return cursor
+
+
+def _ledger_size() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT size FROM licensing_ledgerhead WHERE id = 1")
+        row = cursor.fetchone()
+    return int(row[0]) if row else 0
+
+
+def _chunks(values: Sequence[int], size: int = _CHUNK) -> Iterable[Sequence[int]]:
+    for start in range(0, len(values), size):
+        yield values[start:start + size]
+
+
+# --- Evaluating blocks ------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Block:
+    work_id: int
+    reasons: list[str]
+    after_training: bool
+    since: datetime | None
+
+
+def _evaluate_blocks(manifest: TrainingManifest, territory: str, use: str, work_ids: Sequence[int],
+                     now: datetime) -> list[_Block]:
+    """Works of `work_ids` not cleared for `use` now, and whether each was cleared at the manifest's snapshot."""
+    blocks: list[_Block] = []
+    for chunk in _chunks(sorted(work_ids)):
+        evaluation = rights.evaluate(chunk, use, territory, now)
+        denied = evaluation.denied()
+        if not denied:
+            continue
+        snapshot = rights.evaluate([v.work_id for v in denied], use, territory, manifest.evaluated_at,
+                                   as_of_size=manifest.ledger_size)
+        changed = [v for v in denied if snapshot.verdicts[v.work_id].allowed]
+        since = _change_times(manifest, changed, now)
+        for verdict in denied:
+            after = snapshot.verdicts[verdict.work_id].allowed
+            blocks.append(_Block(verdict.work_id, list(verdict.reasons), after,
+                                 since.get(verdict.work_id, now) if after else None))
+    return blocks
+
+
+def _change_times(manifest: TrainingManifest, verdicts: Sequence[rights.Verdict], now: datetime,
+                  ) -> dict[int, datetime]:
+    """When each work stopped being cleared: the earliest effective time of the later facts that block it."""
+    if not verdicts:
+        return {}
+    optout_ids = {o for v in verdicts for o in v.optout_ids}
+    license_ids = {lic for v in verdicts for lic in v.license_ids}
+    optout_from = dict(OptOut.objects.filter(pk__in=optout_ids, ledger_index__gte=manifest.ledger_size)
+                       .values_list("pk", "effective_from"))
+    revoked_at = dict(LicenseRevocation.objects.filter(license_id__in=license_ids,
+                                                       ledger_index__gte=manifest.ledger_size)
+                      .values_list("license_id", "effective_at"))
+    expired_at = dict(License.objects.filter(pk__in=license_ids, valid_until__gt=manifest.evaluated_at,
+                                             valid_until__lte=now).values_list("pk", "valid_until"))
+    times: dict[int, datetime] = {}
+    for verdict in verdicts:
+        candidates = [optout_from[o] for o in verdict.optout_ids if o in optout_from]
+        candidates += [revoked_at[lic] for lic in verdict.license_ids if lic in revoked_at]
+        candidates += [expired_at[lic] for lic in verdict.license_ids if lic in expired_at]
+        times[verdict.work_id] = min(candidates) if candidates else now
+    return times
+
+
+def _store_blocks(clearance: Clearance, use: str, work_ids: Sequence[int], blocks: Sequence[_Block]) -> None:
+    """Replace the blocks of `work_ids` for `use` and update the counts."""
+    counts = clearance.counts.setdefault(use, {"hard": 0, "grace": 0, "grace_since": None, "reasons": {}})
+    reasons: dict[str, int] = counts["reasons"]
+    for chunk in _chunks(sorted(work_ids)):
+        old = ClearanceBlock.objects.filter(clearance=clearance, use=use, work_id__in=chunk)
+        for after, old_reasons in old.values_list("after_training", "reasons"):
+            counts["grace" if after else "hard"] -= 1
+            for code in old_reasons:
+                reasons[code] -= 1
+        old.delete()
+    keys = {}
+    if blocks:
+        for chunk in _chunks([b.work_id for b in blocks]):
+            keys.update(ManifestEntry.objects.filter(manifest_id=clearance.manifest_id, work_id__in=chunk)
+                        .values_list("work_id", "work_key"))
+    ClearanceBlock.objects.bulk_create([
+        ClearanceBlock(clearance=clearance, use=use, work_id=b.work_id, work_key=keys[b.work_id], reasons=b.reasons,
+                       after_training=b.after_training, since=b.since) for b in blocks], batch_size=5000)
+    for block in blocks:
+        counts["grace" if block.after_training else "hard"] += 1
+        for code in block.reasons:
+            reasons[code] = reasons.get(code, 0) + 1
+    counts["reasons"] = {code: n for code, n in sorted(reasons.items()) if n}
+    if counts["grace"]:
+        since = ClearanceBlock.objects.filter(clearance=clearance, use=use, after_training=True).aggregate(
+            m=Min("since"))["m"]
+        counts["grace_since"] = since.isoformat() if since else None
+    else:
+        counts["grace_since"] = None
+
+
+def _compute(clearance: Clearance, work_ids: Sequence[int], now: datetime) -> None:
+    manifest = clearance.manifest
+    for use in USES:
+        _store_blocks(clearance, use, work_ids, _evaluate_blocks(manifest, clearance.territory, use, work_ids, now))
+
+
+def ensure_clearance(manifest: TrainingManifest, territory: str) -> Clearance:
+    """The clearance state of a manifest in a territory, computed in full the first time it is asked for."""
+    existing = Clearance.objects.filter(manifest=manifest, territory=territory).first()
+    if existing is not None:
+        return existing
+    with transaction.atomic():
+        cursor = _lock_cursor()
+        existing = Clearance.objects.filter(manifest=manifest, territory=territory).first()
+        if existing is not None:
+            return existing
+        started = time.perf_counter()
+        now = timezone.now()
+        clearance = Clearance.objects.create(manifest=manifest, territory=territory, counts={},
+                                             as_of_size=_ledger_size(), computed_at=now, refreshed_at=now)
+        work_ids = list(ManifestEntry.objects.filter(manifest=manifest).values_list("work_id", flat=True))
+        _compute(clearance, work_ids, now)
+        clearance.full_seconds = time.perf_counter() - started
+        clearance.save(update_fields=["counts", "full_seconds"])
+        if cursor.time is None:  # the first state: changes before now are reflected in it
+            cursor.size, cursor.time = clearance.as_of_size, now
+            cursor.save(update_fields=["size", "time", "updated_at"])
+    return clearance
+
+
+# --- Catching up with rights changes ----------------------------------------------------------------------------
+
+
+_PENDING = """
+SELECT
+  EXISTS (SELECT 1 FROM licensing_license WHERE ledger_index >= %(size)s)
+  OR EXISTS (SELECT 1 FROM licensing_licensework WHERE ledger_index >= %(size)s)
+  OR EXISTS (SELECT 1 FROM licensing_licenserevocation WHERE ledger_index >= %(size)s)
+  OR EXISTS (SELECT 1 FROM licensing_optout WHERE ledger_index >= %(size)s)
+  OR EXISTS (SELECT 1 FROM licensing_optoutwithdrawal WHERE ledger_index >= %(size)s)
+  OR EXISTS (SELECT 1 FROM licensing_work WHERE updated_ledger_index >= %(size)s)
+  OR EXISTS (SELECT 1 FROM licensing_license WHERE valid_from > %(t0)s AND valid_from <= %(t1)s)
+  OR EXISTS (SELECT 1 FROM licensing_license WHERE valid_until > %(t0)s AND valid_until <= %(t1)s)
+  OR EXISTS (SELECT 1 FROM licensing_optout WHERE effective_from > %(t0)s AND effective_from <= %(t1)s)
+  OR EXISTS (SELECT 1 FROM licensing_licenserevocation WHERE effective_at > %(t0)s AND effective_at <= %(t1)s)
+  OR EXISTS (SELECT 1 FROM licensing_optoutwithdrawal WHERE effective_at > %(t0)s AND effective_at <= %(t1)s)
+"""
+
+
+def _window(cursor: ClearanceCursor, now: datetime) -> dict[str, Any]:
+    start = cursor.time or now
+    return {"size": cursor.size, "t0": connection.ops.adapt_datetimefield_value(start),
+            "t1": connection.ops.adapt_datetimefield_value(now)}
+
+
+def pending(now: datetime | None = None) -> bool:
+    """Whether any rights change (ledger or clock) is not yet applied to the clearance states: index probes only."""
+    cursor = ClearanceCursor.objects.filter(pk=1).first()
+    if cursor is None or cursor.time is None:
+        return Clearance.objects.exists()
+    with connection.cursor() as db:
+        db.execute(_PENDING, _window(cursor, now or timezone.now()))
+        return bool(db.fetchone()[0])
+
+
+def _affected_works(size: int, head: int, t0: datetime, t1: datetime) -> set[int]:
+    """Works whose clearance may have changed through the ledger entries in [size, head) or the clock in (t0, t1]."""
+    in_range = {"ledger_index__gte": size, "ledger_index__lt": head}
+    optout_ids = set(OptOut.objects.filter(**in_range).values_list("pk", flat=True))
+    optout_ids |= set(OptOut.objects.filter(effective_from__gt=t0, effective_from__lte=t1).values_list("pk", flat=True))
+    optout_ids |= set(OptOutWithdrawal.objects.filter(**in_range).values_list("optout_id", flat=True))
+    optout_ids |= set(OptOutWithdrawal.objects.filter(effective_at__gt=t0, effective_at__lte=t1)
+                      .values_list("optout_id", flat=True))
+    license_ids = set(License.objects.filter(**in_range).values_list("pk", flat=True))
+    license_ids |= set(License.objects.filter(valid_from__gt=t0, valid_from__lte=t1).values_list("pk", flat=True))
+    license_ids |= set(License.objects.filter(valid_until__gt=t0, valid_until__lte=t1).values_list("pk", flat=True))
+    license_ids |= set(LicenseRevocation.objects.filter(**in_range).values_list("license_id", flat=True))
+    license_ids |= set(LicenseRevocation.objects.filter(effective_at__gt=t0, effective_at__lte=t1)
+                       .values_list("license_id", flat=True))
+    works: set[int] = set(LicenseWork.objects.filter(**in_range).values_list("work_id", flat=True))
+    works |= set(Work.objects.filter(updated_ledger_index__gte=size, updated_ledger_index__lt=head)
+                 .values_list("pk", flat=True))
+    for lic in License.objects.filter(pk__in=license_ids).values("pk", "scope", "scope_party_id",
+                                                                  "scope_collection_id"):
+        if lic["scope"] == "works":
+            works |= set(LicenseWork.objects.filter(license_id=lic["pk"]).values_list("work_id", flat=True))
+        elif lic["scope"] == "party":
+            works |= set(Work.objects.filter(rights_holder_id=lic["scope_party_id"]).values_list("pk", flat=True))
+        else:
+            works |= set(Work.objects.filter(collection_id=lic["scope_collection_id"]).values_list("pk", flat=True))
+    for opt in OptOut.objects.filter(pk__in=optout_ids).values("subject_kind", "subject_work_id", "subject_party_id",
+                                                                "subject_value"):
+        kind, value = opt["subject_kind"], opt["subject_value"]
+        if kind == "work":
+            works.add(opt["subject_work_id"])
+        elif kind == "party":
+            works |= set(Work.objects.filter(rights_holder_id=opt["subject_party_id"]).values_list("pk", flat=True))
+            works |= set(WorkCreator.objects.filter(party_id=opt["subject_party_id"])
+                         .values_list("work_id", flat=True))
+        elif kind == "creator_name":
+            works |= set(WorkCreator.objects.filter(name_normalized=value).values_list("work_id", flat=True))
+        elif kind == "iscc":
+            for column in ("iscc_code", "iscc_data", "iscc_instance"):
+                works |= set(Work.objects.filter(**{column: value}).values_list("pk", flat=True))
+        elif kind == "identifier":
+            scheme, _, ident = value.partition(":")
+            works |= set(WorkIdentifier.objects.filter(scheme=scheme, value=ident).values_list("work_id", flat=True))
+    works.discard(None)  # type: ignore[arg-type]
+    return works
+
+
+@dataclass
+class CatchUp:
+    """What one catch-up did."""
+
+    from_size: int
+    to_size: int
+    works_changed: int = 0
+    states_updated: int = 0
+    works_reevaluated: int = 0
+    seconds: float = 0.0
+    manifests: list[int] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, Any]:
+        """JSON form (the task's result)."""
+        return {"from_size": self.from_size, "to_size": self.to_size, "works_changed": self.works_changed,
+                "states_updated": self.states_updated, "works_reevaluated": self.works_reevaluated,
+                "seconds": round(self.seconds, 4), "manifests": self.manifests}
+
+
+def catch_up(now: datetime | None = None) -> CatchUp:
+    """Apply every rights change since the cursor to the clearance states it touches; advance the cursor."""
+    started = time.perf_counter()
+    with transaction.atomic():
+        cursor = _lock_cursor()
+        moment = now or timezone.now()
+        head = _ledger_size()
+        result = CatchUp(cursor.size, head)
+        if cursor.time is None:  # no state computed yet: nothing to keep current
+            cursor.size, cursor.time = head, moment
+            cursor.save(update_fields=["size", "time", "updated_at"])
+            return result
+        changed = sorted(_affected_works(cursor.size, head, cursor.time, moment))
+        result.works_changed = len(changed)
+        tracked = {c.pk: c for c in Clearance.objects.select_related("manifest")}
+        by_manifest: dict[int, list[int]] = {}
+        if changed and tracked:
+            manifest_ids = {c.manifest_id for c in tracked.values()}
+            for chunk in _chunks(changed):
+                for manifest_id, work_id in ManifestEntry.objects.filter(
+                        work_id__in=chunk, manifest_id__in=manifest_ids).values_list("manifest_id", "work_id"):
+                    by_manifest.setdefault(manifest_id, []).append(work_id)
+        for clearance in tracked.values():
+            works = by_manifest.get(clearance.manifest_id)
+            if works:
+                _compute(clearance, works, moment)
+                result.states_updated += 1
+                result.works_reevaluated += len(works)
+            clearance.as_of_size, clearance.refreshed_at = head, moment
+            clearance.save(update_fields=["counts", "as_of_size", "refreshed_at"])
+        result.manifests = sorted(by_manifest)
+        cursor.size, cursor.time = head, moment
+        cursor.save(update_fields=["size", "time", "updated_at"])
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+# --- What the gate reads -------------------------------------------------------------------------------------
+
+
+def _sample(clearance: Clearance, use: str, after_training: bool) -> tuple[str, ...]:
+    return tuple(ClearanceBlock.objects.filter(clearance=clearance, use=use, after_training=after_training)
+                 .order_by("work_key").values_list("work_key", flat=True)[:SAMPLE])
+
+
+def training_facts(model: GenerationModel, territory: str, *, now: datetime | None = None) -> TrainingFacts:
+    """The clearance state of the model's manifest in `territory`, current as of now."""
+    if pending(now):
+        catch_up(now)
+    clearance = ensure_clearance(model.manifest, territory)
+    blocks = {}
+    for use in USES:
+        counts = clearance.counts.get(use, {})
+        hard, grace = int(counts.get("hard", 0)), int(counts.get("grace", 0))
+        since = counts.get("grace_since")
+        blocks[use] = UseBlocks(
+            use=use, hard=hard, grace=grace, grace_since=datetime.fromisoformat(since) if since else None,
+            hard_sample=_sample(clearance, use, False) if hard else (),
+            grace_sample=_sample(clearance, use, True) if grace else (),
+            reasons=dict(counts.get("reasons", {})))
+    return TrainingFacts(model=model.slug, manifest_root=model.manifest.merkle_root,
+                         manifest_works=model.manifest.work_count, territory=territory, blocks=blocks,
+                         as_of_size=clearance.as_of_size)
+
+
+def naive_training_facts(model: GenerationModel, territory: str, *, now: datetime | None = None) -> dict[str, int]:
+    """The full re-check the clearance state replaces: evaluate every training work (benchmarks compare them)."""
+    moment = now or timezone.now()
+    work_ids = list(ManifestEntry.objects.filter(manifest=model.manifest).values_list("work_id", flat=True))
+    denied = {}
+    for use in USES:
+        denied[use] = sum(len(rights.evaluate(chunk, use, territory, moment).denied()) for chunk in _chunks(work_ids))
+    return denied

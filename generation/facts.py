@@ -1,0 +1,150 @@
+"""Load what the gate reads for a job: policy, clearance state, style references, named artists, entitlement.
+
+generation.gate is pure; this module is its I/O. Everything it reads is small and fixed-size for the training
+set (the clearance state, see generation.clearance); style references and named artists cost one rights
+evaluation over the works behind them.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from django.db.models import Max, Q
+from django.utils import timezone
+
+from clearcue.tenancy import operator_organization
+from generation import clearance
+from generation.gate import (
+    OUTPUT_USES,
+    EntitlementFacts,
+    GateFacts,
+    JobFacts,
+    Policy,
+    ReferenceFacts,
+)
+from generation.models import Entitlement, GateDecision, GatePolicy, GenerationModel, Job
+from generation.names import Name, NameIndex, NameMatch
+from generation.training import work_key
+from licensing import rights
+from licensing.models import Party, PartyKind, Work, WorkCreator, WorkTag
+from licensing.terms import territories_of
+
+
+def current_policy() -> Policy:
+    """The gate policy in force: the highest version set by compliance, or the built-in version 0."""
+    row = GatePolicy.objects.order_by("-version").first()
+    if row is None:
+        return Policy()
+    return Policy(version=row.version, training_changes=row.training_changes, grace_days=row.grace_days,
+                  memorization_threshold=row.memorization_threshold, name_fuzzy_threshold=row.name_fuzzy_threshold)
+
+
+def entitlement_in_force(organization_id: int, now: datetime) -> Entitlement | None:
+    """The newest entitlement of the organization whose period covers `now`."""
+    return (Entitlement.objects.filter(organization_id=organization_id, valid_from__lte=now)
+            .filter(Q(valid_until__isnull=True) | Q(valid_until__gt=now)).order_by("-id").first())
+
+
+def month_start(now: datetime) -> datetime:
+    """The first instant of `now`'s calendar month in UTC (quotas count approved jobs from there)."""
+    utc = now.astimezone(UTC)
+    return utc.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+
+
+def entitlement_facts(organization_id: int, now: datetime) -> EntitlementFacts:
+    """The client's contract in force and the approved jobs counted against its quota this month."""
+    ent = entitlement_in_force(organization_id, now)
+    if ent is None:
+        return EntitlementFacts(reference=None)
+    used = GateDecision.objects.filter(job__organization_id=organization_id, stage="pre", allowed=True,
+                                       decided_at__gte=month_start(now)).count()
+    return EntitlementFacts(reference=ent.reference, territories=tuple(territories_of(ent.territories)),
+                            commercial_use=ent.commercial_use, indemnification_tier=ent.indemnification_tier,
+                            monthly_quota=ent.monthly_quota, approved_this_month=used,
+                            model_slugs=tuple(ent.model_slugs))
+
+
+# --- Style references and named artists ----------------------------------------------------------------------
+
+
+def _reference(kind: str, label: str, work_ids: Sequence[int], *, job_use: str, territory: str, now: datetime,
+               licensees: list[int], known: bool = True, matched_text: str = "", method: str = "") -> ReferenceFacts:
+    """Evaluate the works behind a style reference for style_reference and the job's output use."""
+    if not work_ids:
+        return ReferenceFacts(kind, label, False, 0, matched_text=matched_text, method=method)
+    denied: dict[str, list[str]] = {}
+    counts: dict[str, int] = {}
+    for use in ("style_reference", OUTPUT_USES[job_use]):
+        evaluation = rights.evaluate(work_ids, use, territory, now, licensee_ids=licensees)
+        bad = [v.work_id for v in evaluation.denied()]
+        counts[use] = len(bad)
+        if bad:
+            works = Work.objects.filter(pk__in=bad[:200]).select_related("collection")
+            denied[use] = sorted(work_key(w) for w in works)[:50]
+    holders = sorted(set(Party.objects.filter(held_works__in=list(work_ids)[:5000]).values_list("name", flat=True)))
+    return ReferenceFacts(kind, label, known, len(work_ids), denied, counts, holders[:50], matched_text, method)
+
+
+def tag_references(model: GenerationModel, tags: Sequence[str], *, job_use: str, territory: str, now: datetime,
+                   licensees: list[int]) -> list[ReferenceFacts]:
+    """One reference per requested style tag: the catalog works carrying it."""
+    out = []
+    for tag in sorted(set(tags)):
+        work_ids = list(WorkTag.objects.filter(tag=tag).values_list("work_id", flat=True).distinct())
+        if tag not in model.style_tags:
+            out.append(ReferenceFacts("tag", tag, False, len(work_ids)))
+            continue
+        out.append(_reference("tag", tag, work_ids, job_use=job_use, territory=territory, now=now,
+                              licensees=licensees))
+    return out
+
+
+@functools.lru_cache(maxsize=4)
+def _name_index(version: tuple[int, int], threshold: float) -> NameIndex:
+    """Catalog parties (people and organizations, not the public domain) as names to screen for."""
+    names = [Name(name, pk, "party") for pk, name in
+             Party.objects.exclude(kind=PartyKind.PUBLIC).values_list("pk", "name")]
+    return NameIndex(names, fuzzy_threshold=threshold)
+
+
+def name_index(threshold: float) -> NameIndex:
+    """The name index, rebuilt when parties are added (keyed by their count and newest ledger index)."""
+    stats = Party.objects.aggregate(n=Max("pk"), i=Max("ledger_index"))
+    return _name_index((stats["n"] or 0, stats["i"] or 0), threshold)
+
+
+def named_artists(description: str, threshold: float) -> list[NameMatch]:
+    """Catalog parties named in a scene description (exact, surname or fuzzy)."""
+    return name_index(threshold).screen(description)
+
+
+def named_references(matches: Sequence[NameMatch], *, job_use: str,
+                     territory: str, now: datetime, licensees: list[int]) -> list[ReferenceFacts]:
+    """A style reference per named party: the works it created or holds."""
+    out = []
+    for match in matches:
+        party_id = match.name.party_id
+        work_ids = sorted(set(WorkCreator.objects.filter(party_id=party_id).values_list("work_id", flat=True))
+                          | set(Work.objects.filter(rights_holder_id=party_id).values_list("pk", flat=True)))
+        out.append(_reference("named_artist", match.name.name, work_ids, job_use=job_use, territory=territory,
+                              now=now, licensees=licensees, matched_text=match.text, method=match.method))
+    return out
+
+
+def gate_facts(job: Job, *, policy: Policy, now: datetime | None = None) -> GateFacts:
+    """Everything the pre-composition gate reads for `job`."""
+    moment = now or timezone.now()
+    model = job.model
+    licensees = sorted({operator_organization().pk, job.organization_id})
+    training = clearance.training_facts(model, job.territory, now=moment)
+    tags = tag_references(model, job.style_tags, job_use=job.use, territory=job.territory, now=moment,
+                          licensees=licensees)
+    matches = named_artists(job.description, policy.name_fuzzy_threshold)
+    named = named_references(matches, job_use=job.use, territory=job.territory, now=moment,
+                             licensees=licensees)
+    return GateFacts(
+        job=JobFacts(territory=job.territory, use=job.use, model=model.slug, style_tags=tuple(job.style_tags)),
+        policy=policy, now=moment, training=training, references=tuple(tags + named),
+        entitlement=entitlement_facts(job.organization_id, moment))
