@@ -37,7 +37,7 @@ typecheck: venv
 		generation/manifest.py generation/engines/score.py generation/engines/instruments.py generation/engines/base.py \
 		generation/engines/synth.py generation/engines/export.py generation/engines/fluidsynth.py \
 		generation/engines/reference/plan.py generation/engines/reference/vocab.py generation/engines/reference/arrange.py \
-		generation/engines/reference/corpus.py generation/engines/reference/metrics.py
+		generation/engines/reference/corpus.py generation/engines/reference/metrics.py generation/gate.py generation/names.py
 
 migrate: venv
 	$(PY) manage.py migrate --noinput

@@ -20,7 +20,9 @@ WHERE schemaname = 'public'
   AND tablename NOT IN ('licensing_ledgerentry', 'licensing_ledgernode', 'licensing_checkpoint',
                         'licensing_license', 'licensing_licensework', 'licensing_licenserevocation',
                         'licensing_optout', 'licensing_optoutwithdrawal',
-                        'generation_trainingmanifest', 'generation_manifestentry', 'generation_generationmodel')
+                        'generation_trainingmanifest', 'generation_manifestentry', 'generation_generationmodel',
+                        'generation_gatepolicy', 'generation_entitlement', 'generation_gatedecision',
+                        'generation_joboutput')
 \gexec
 GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA public TO :"app_role";
 
@@ -37,5 +39,10 @@ REVOKE ALL ON TABLE generation_trainingmanifest, generation_manifestentry, gener
     FROM :"app_role";
 GRANT SELECT, INSERT ON TABLE generation_trainingmanifest, generation_manifestentry, generation_generationmodel
     TO :"app_role";
+-- Gate policies, client entitlements, gate decisions and sealed outputs: a change is a new row.
+REVOKE ALL ON TABLE generation_gatepolicy, generation_entitlement, generation_gatedecision, generation_joboutput
+    FROM :"app_role";
+GRANT SELECT, INSERT ON TABLE generation_gatepolicy, generation_entitlement, generation_gatedecision,
+    generation_joboutput TO :"app_role";
 -- The log head is the one mutable ledger row (its size and root are re-derivable from the entries).
 GRANT SELECT, INSERT, UPDATE ON TABLE licensing_ledgerhead TO :"app_role";

@@ -288,3 +288,13 @@ def test_clients_cannot_grant_entitlements_or_set_policy(world, client_a):
     assert client_a.api.post("/api/v1/entitlements/", {}, format="json").status_code == 403
     assert client_a.api.post("/api/v1/gate-policies/", {}, format="json").status_code == 403
     assert client_a.api.get("/api/v1/gate-policies/current/").json()["version"] == 0
+
+
+def test_the_admin_shows_jobs_with_progress_step_timings_and_decisions(world, run, staff):
+    job = run(studio.request(world.model, formats=["midi"]))
+    listing = staff.api.get("/admin/generation/job/")
+    assert listing.status_code == 200 and b"<progress" in listing.content and b"compose" in listing.content
+    page = staff.api.get(f"/admin/generation/job/{job.pk}/change/")
+    assert page.status_code == 200 and b"Gate decision" in page.content
+    for path in ("gatedecision", "entitlement", "gatepolicy", "clearance"):
+        assert staff.api.get(f"/admin/generation/{path}/").status_code == 200, path
