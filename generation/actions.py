@@ -393,7 +393,9 @@ def do_decide_job(job: Job, token: str, *, decide: Callable[[], tuple[Decision, 
     the ledger head is locked too, so the recorded ledger size is exactly what the facts were read at.
     """
     with transaction.atomic():
-        Organization.objects.select_for_update().filter(pk=job.organization_id).first()
+        # NO KEY UPDATE: serializes this client's decisions without blocking inserts that reference the
+        # organization (a new job's foreign key takes KEY SHARE), which would deadlock with the ledger head lock.
+        Organization.objects.select_for_update(no_key=True).filter(pk=job.organization_id).first()
         # Lock the ledger head before reading facts: the decision is exactly "as known at ledger size N".
         plan = _LedgerPlan()
         started = time.perf_counter()
@@ -402,7 +404,7 @@ def do_decide_job(job: Job, token: str, *, decide: Callable[[], tuple[Decision, 
         now = timezone.now()
         row = _record_decision(job, GateStage.PRE, decision, policy=policy, elapsed_ms=elapsed, plan=plan, now=now)
         if decision.allowed:
-            moved = _finish(job, token, "gate", state=JobState.APPROVED, progress=25, now=now,
+            moved = _finish(job, token, "gate", state=JobState.APPROVED, progress=25, now=now, approved_at=now,
                             indemnified=bool(decision.facts.get("indemnified")))
         else:
             first = decision.denials[0]

@@ -21,7 +21,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from django.db import connection, transaction
@@ -186,63 +186,96 @@ def ensure_clearance(manifest: TrainingManifest, territory: str) -> Clearance:
         clearance.full_seconds = time.perf_counter() - started
         clearance.save(update_fields=["counts", "full_seconds"])
         if cursor.time is None:  # the first state: changes before now are reflected in it
-            cursor.size, cursor.time = clearance.as_of_size, now
-            cursor.save(update_fields=["size", "time", "updated_at"])
+            _advance(cursor, clearance.as_of_size, now)
     return clearance
 
 
 # --- Catching up with rights changes ----------------------------------------------------------------------------
 
 
+# Ledger entry types that can change whether a work is cleared (new works are in no manifest yet).
+RIGHTS_ENTRY_TYPES = ("license.granted", "license.extended", "license.revoked", "optout.registered",
+                      "optout.withdrawn", "work.updated")
+
+# One statement: the cursor, and whether any rights entry was appended since it (probes of one index).
 _PENDING = """
-SELECT
-  EXISTS (SELECT 1 FROM licensing_license WHERE ledger_index >= %(size)s)
-  OR EXISTS (SELECT 1 FROM licensing_licensework WHERE ledger_index >= %(size)s)
-  OR EXISTS (SELECT 1 FROM licensing_licenserevocation WHERE ledger_index >= %(size)s)
-  OR EXISTS (SELECT 1 FROM licensing_optout WHERE ledger_index >= %(size)s)
-  OR EXISTS (SELECT 1 FROM licensing_optoutwithdrawal WHERE ledger_index >= %(size)s)
-  OR EXISTS (SELECT 1 FROM licensing_work WHERE updated_ledger_index >= %(size)s)
-  OR EXISTS (SELECT 1 FROM licensing_license WHERE valid_from > %(t0)s AND valid_from <= %(t1)s)
-  OR EXISTS (SELECT 1 FROM licensing_license WHERE valid_until > %(t0)s AND valid_until <= %(t1)s)
-  OR EXISTS (SELECT 1 FROM licensing_optout WHERE effective_from > %(t0)s AND effective_from <= %(t1)s)
-  OR EXISTS (SELECT 1 FROM licensing_licenserevocation WHERE effective_at > %(t0)s AND effective_at <= %(t1)s)
-  OR EXISTS (SELECT 1 FROM licensing_optoutwithdrawal WHERE effective_at > %(t0)s AND effective_at <= %(t1)s)
-"""
-
-
-def _window(cursor: ClearanceCursor, now: datetime) -> dict[str, Any]:
-    start = cursor.time or now
-    return {"size": cursor.size, "t0": connection.ops.adapt_datetimefield_value(start),
-            "t1": connection.ops.adapt_datetimefield_value(now)}
+SELECT c.time, c.next_event, EXISTS (
+    SELECT 1 FROM licensing_ledgerentry e WHERE e.entry_type IN ({types}) AND e.leaf_index >= c.size)
+FROM generation_clearancecursor c WHERE c.id = 1
+""".format(types=", ".join(f"'{t}'" for t in RIGHTS_ENTRY_TYPES))  # noqa: S608 (constants only)
 
 
 def pending(now: datetime | None = None) -> bool:
-    """Whether any rights change (ledger or clock) is not yet applied to the clearance states: index probes only."""
-    cursor = ClearanceCursor.objects.filter(pk=1).first()
-    if cursor is None or cursor.time is None:
-        return Clearance.objects.exists()
+    """Whether any rights change (a ledger entry, or the clock passing an effective time) is not yet applied."""
     with connection.cursor() as db:
-        db.execute(_PENDING, _window(cursor, now or timezone.now()))
-        return bool(db.fetchone()[0])
+        db.execute(_PENDING)
+        row = db.fetchone()
+    if row is None or row[0] is None:  # no clearance computed yet (or the cursor row is gone)
+        return Clearance.objects.exists()
+    if row[2]:
+        return True
+    next_event = row[1]
+    if next_event is None:
+        return False
+    if isinstance(next_event, str):  # SQLite returns the raw text
+        next_event = datetime.fromisoformat(next_event)
+    if timezone.is_naive(next_event):
+        next_event = timezone.make_aware(next_event, UTC)
+    return (now or timezone.now()) >= next_event
 
 
-def _affected_works(size: int, head: int, t0: datetime, t1: datetime) -> set[int]:
-    """Works whose clearance may have changed through the ledger entries in [size, head) or the clock in (t0, t1]."""
+def _next_event(after: datetime) -> datetime | None:
+    """The earliest effective time after `after` among recorded licenses, opt-outs, revocations, withdrawals."""
+    candidates = [
+        License.objects.filter(valid_from__gt=after).aggregate(m=Min("valid_from"))["m"],
+        License.objects.filter(valid_until__gt=after).aggregate(m=Min("valid_until"))["m"],
+        OptOut.objects.filter(effective_from__gt=after).aggregate(m=Min("effective_from"))["m"],
+        LicenseRevocation.objects.filter(effective_at__gt=after).aggregate(m=Min("effective_at"))["m"],
+        OptOutWithdrawal.objects.filter(effective_at__gt=after).aggregate(m=Min("effective_at"))["m"],
+    ]
+    present = [c for c in candidates if c is not None]
+    return min(present) if present else None
+
+
+def _advance(cursor: ClearanceCursor, size: int, moment: datetime) -> None:
+    cursor.size, cursor.time, cursor.next_event = size, moment, _next_event(moment)
+    cursor.save(update_fields=["size", "time", "next_event", "updated_at"])
+
+
+def _affected_works(size: int, head: int, t0: datetime, t1: datetime, *, clock: bool) -> set[int]:
+    """Works whose clearance may have changed through the ledger entries in [size, head) or, when `clock`, the
+    effective times passed in (t0, t1]. Only the kinds of change present in the range are looked up."""
+    from licensing.models import LedgerEntry
+
+    kinds = set(LedgerEntry.objects.filter(entry_type__in=RIGHTS_ENTRY_TYPES, leaf_index__gte=size,
+                                           leaf_index__lt=head).values_list("entry_type", flat=True).distinct())
     in_range = {"ledger_index__gte": size, "ledger_index__lt": head}
-    optout_ids = set(OptOut.objects.filter(**in_range).values_list("pk", flat=True))
-    optout_ids |= set(OptOut.objects.filter(effective_from__gt=t0, effective_from__lte=t1).values_list("pk", flat=True))
-    optout_ids |= set(OptOutWithdrawal.objects.filter(**in_range).values_list("optout_id", flat=True))
-    optout_ids |= set(OptOutWithdrawal.objects.filter(effective_at__gt=t0, effective_at__lte=t1)
-                      .values_list("optout_id", flat=True))
-    license_ids = set(License.objects.filter(**in_range).values_list("pk", flat=True))
-    license_ids |= set(License.objects.filter(valid_from__gt=t0, valid_from__lte=t1).values_list("pk", flat=True))
-    license_ids |= set(License.objects.filter(valid_until__gt=t0, valid_until__lte=t1).values_list("pk", flat=True))
-    license_ids |= set(LicenseRevocation.objects.filter(**in_range).values_list("license_id", flat=True))
-    license_ids |= set(LicenseRevocation.objects.filter(effective_at__gt=t0, effective_at__lte=t1)
-                       .values_list("license_id", flat=True))
-    works: set[int] = set(LicenseWork.objects.filter(**in_range).values_list("work_id", flat=True))
-    works |= set(Work.objects.filter(updated_ledger_index__gte=size, updated_ledger_index__lt=head)
-                 .values_list("pk", flat=True))
+    optout_ids: set[int] = set()
+    license_ids: set[int] = set()
+    works: set[int] = set()
+    if "optout.registered" in kinds:
+        optout_ids |= set(OptOut.objects.filter(**in_range).values_list("pk", flat=True))
+    if "optout.withdrawn" in kinds:
+        optout_ids |= set(OptOutWithdrawal.objects.filter(**in_range).values_list("optout_id", flat=True))
+    if "license.granted" in kinds:
+        license_ids |= set(License.objects.filter(**in_range).values_list("pk", flat=True))
+    if "license.revoked" in kinds:
+        license_ids |= set(LicenseRevocation.objects.filter(**in_range).values_list("license_id", flat=True))
+    if "license.extended" in kinds:
+        works |= set(LicenseWork.objects.filter(**in_range).values_list("work_id", flat=True))
+    if "work.updated" in kinds:
+        works |= set(Work.objects.filter(updated_ledger_index__gte=size, updated_ledger_index__lt=head)
+                     .values_list("pk", flat=True))
+    if clock:
+        optout_ids |= set(OptOut.objects.filter(effective_from__gt=t0, effective_from__lte=t1)
+                          .values_list("pk", flat=True))
+        optout_ids |= set(OptOutWithdrawal.objects.filter(effective_at__gt=t0, effective_at__lte=t1)
+                          .values_list("optout_id", flat=True))
+        license_ids |= set(License.objects.filter(valid_from__gt=t0, valid_from__lte=t1).values_list("pk", flat=True))
+        license_ids |= set(License.objects.filter(valid_until__gt=t0, valid_until__lte=t1)
+                           .values_list("pk", flat=True))
+        license_ids |= set(LicenseRevocation.objects.filter(effective_at__gt=t0, effective_at__lte=t1)
+                           .values_list("license_id", flat=True))
     for lic in License.objects.filter(pk__in=license_ids).values("pk", "scope", "scope_party_id",
                                                                   "scope_collection_id"):
         if lic["scope"] == "works":
@@ -300,10 +333,10 @@ def catch_up(now: datetime | None = None) -> CatchUp:
         head = _ledger_size()
         result = CatchUp(cursor.size, head)
         if cursor.time is None:  # no state computed yet: nothing to keep current
-            cursor.size, cursor.time = head, moment
-            cursor.save(update_fields=["size", "time", "updated_at"])
+            _advance(cursor, head, moment)
             return result
-        changed = sorted(_affected_works(cursor.size, head, cursor.time, moment))
+        clock = cursor.next_event is not None and cursor.next_event <= moment
+        changed = sorted(_affected_works(cursor.size, head, cursor.time, moment, clock=clock))
         result.works_changed = len(changed)
         tracked = {c.pk: c for c in Clearance.objects.select_related("manifest")}
         by_manifest: dict[int, list[int]] = {}
@@ -319,11 +352,11 @@ def catch_up(now: datetime | None = None) -> CatchUp:
                 _compute(clearance, works, moment)
                 result.states_updated += 1
                 result.works_reevaluated += len(works)
-            clearance.as_of_size, clearance.refreshed_at = head, moment
-            clearance.save(update_fields=["counts", "as_of_size", "refreshed_at"])
+                clearance.as_of_size, clearance.refreshed_at = head, moment
+                clearance.save(update_fields=["counts", "as_of_size", "refreshed_at"])
+        Clearance.objects.exclude(manifest_id__in=list(by_manifest)).update(as_of_size=head, refreshed_at=moment)
         result.manifests = sorted(by_manifest)
-        cursor.size, cursor.time = head, moment
-        cursor.save(update_fields=["size", "time", "updated_at"])
+        _advance(cursor, head, moment)
     result.seconds = time.perf_counter() - started
     return result
 

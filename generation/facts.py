@@ -24,7 +24,7 @@ from generation.gate import (
     Policy,
     ReferenceFacts,
 )
-from generation.models import Entitlement, GateDecision, GatePolicy, GenerationModel, Job
+from generation.models import Entitlement, GatePolicy, GenerationModel, Job
 from generation.names import Name, NameIndex, NameMatch
 from generation.training import work_key
 from licensing import rights
@@ -58,8 +58,7 @@ def entitlement_facts(organization_id: int, now: datetime) -> EntitlementFacts:
     ent = entitlement_in_force(organization_id, now)
     if ent is None:
         return EntitlementFacts(reference=None)
-    used = GateDecision.objects.filter(job__organization_id=organization_id, stage="pre", allowed=True,
-                                       decided_at__gte=month_start(now)).count()
+    used = Job.objects.filter(organization_id=organization_id, approved_at__gte=month_start(now)).count()
     return EntitlementFacts(reference=ent.reference, territories=tuple(territories_of(ent.territories)),
                             commercial_use=ent.commercial_use, indemnification_tier=ent.indemnification_tier,
                             monthly_quota=ent.monthly_quota, approved_this_month=used,
@@ -110,9 +109,10 @@ def _name_index(version: tuple[int, int], threshold: float) -> NameIndex:
 
 
 def name_index(threshold: float) -> NameIndex:
-    """The name index, rebuilt when parties are added (keyed by their count and newest ledger index)."""
-    stats = Party.objects.aggregate(n=Max("pk"), i=Max("ledger_index"))
-    return _name_index((stats["n"] or 0, stats["i"] or 0), threshold)
+    """The name index, rebuilt when parties are added (parties are registered, never renamed: the newest id
+    is the version, read from the primary key index)."""
+    newest = Party.objects.aggregate(n=Max("pk"))["n"] or 0
+    return _name_index((newest, 0), threshold)
 
 
 def named_artists(description: str, threshold: float) -> list[NameMatch]:
@@ -137,13 +137,16 @@ def gate_facts(job: Job, *, policy: Policy, now: datetime | None = None) -> Gate
     """Everything the pre-composition gate reads for `job`."""
     moment = now or timezone.now()
     model = job.model
-    licensees = sorted({operator_organization().pk, job.organization_id})
     training = clearance.training_facts(model, job.territory, now=moment)
-    tags = tag_references(model, job.style_tags, job_use=job.use, territory=job.territory, now=moment,
-                          licensees=licensees)
     matches = named_artists(job.description, policy.name_fuzzy_threshold)
-    named = named_references(matches, job_use=job.use, territory=job.territory, now=moment,
-                             licensees=licensees)
+    tags: list[ReferenceFacts] = []
+    named: list[ReferenceFacts] = []
+    if job.style_tags or matches:  # style references count licenses held by the operator or the client
+        licensees = sorted({operator_organization().pk, job.organization_id})
+        tags = tag_references(model, job.style_tags, job_use=job.use, territory=job.territory, now=moment,
+                              licensees=licensees)
+        named = named_references(matches, job_use=job.use, territory=job.territory, now=moment,
+                                 licensees=licensees)
     return GateFacts(
         job=JobFacts(territory=job.territory, use=job.use, model=model.slug, style_tags=tuple(job.style_tags)),
         policy=policy, now=moment, training=training, references=tuple(tags + named),

@@ -210,6 +210,9 @@ class ClearanceCursor(models.Model):
     id = models.PositiveSmallIntegerField(primary_key=True, default=1)
     size = models.BigIntegerField(default=0)
     time = models.DateTimeField(null=True, blank=True)
+    # The earliest effective time after `time` of any license start or end, opt-out, revocation or withdrawal
+    # already recorded: until the clock reaches it, only new ledger entries can make a clearance stale.
+    next_event = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     def __str__(self) -> str:
@@ -270,6 +273,7 @@ class Job(models.Model):
     steps = models.JSONField(default=dict)  # step -> {"attempts", "started_at", "finished_at", "seconds"}
     plan = models.JSONField(default=dict, blank=True)  # the CuePlan, once composed
     indemnified = models.BooleanField(default=False)
+    approved_at = models.DateTimeField(null=True, blank=True)  # when the gate allowed it (quotas count these)
     created_at = models.DateTimeField()
     updated_at = models.DateTimeField()
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -281,6 +285,7 @@ class Job(models.Model):
         indexes = [
             models.Index(fields=["state", "claimed_until"], name="generation_job_step"),
             models.Index(fields=["organization", "state", "created_at"], name="generation_job_org"),
+            models.Index(fields=["organization", "approved_at"], name="generation_job_approved"),
         ]
 
     def __str__(self) -> str:

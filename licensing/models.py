@@ -87,7 +87,9 @@ class LedgerEntry(models.Model):
     class Meta:
         ordering = ["leaf_index"]
         verbose_name_plural = "ledger entries"
-        indexes = [models.Index(fields=["subject_type", "subject_id"], name="ledger_subject_idx")]
+        indexes = [models.Index(fields=["subject_type", "subject_id"], name="ledger_subject_idx"),
+                   # "any entry of these types since leaf N?" (generation.clearance) is a few index probes
+                   models.Index(fields=["entry_type", "leaf_index"], name="ledger_type_leaf_idx")]
         triggers = APPEND_ONLY_TRIGGERS
 
     def __str__(self) -> str:

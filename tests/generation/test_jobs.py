@@ -298,3 +298,24 @@ def test_the_admin_shows_jobs_with_progress_step_timings_and_decisions(world, ru
     assert page.status_code == 200 and b"Gate decision" in page.content
     for path in ("gatedecision", "entitlement", "gatepolicy", "clearance"):
         assert staff.api.get(f"/admin/generation/{path}/").status_code == 200, path
+
+
+def test_a_dated_opt_out_makes_the_clearance_stale_only_when_its_time_comes(world):
+    from licensing.actions import do_register_optouts
+    from licensing.terms import Reservation, ReservedUse, Source, Subject, SubjectKind
+
+    model = world.model
+    clearance.training_facts(model, "US")
+    entry = model.manifest.entries.order_by("position").first()
+    start = timezone.now() + timedelta(days=2)
+    do_register_optouts([Reservation(Subject(SubjectKind.WORK, str(entry.work_id)),
+                                     frozenset({ReservedUse.AI_TRAINING}), Source.DIRECT, {"from": "in two days"},
+                                     effective_from=start)], actor=studio.STAFF)
+    assert clearance.pending()  # a new rights entry
+    clearance.catch_up()
+    assert not clearance.pending() and clearance.training_facts(model, "US").blocks["ai_training"].grace == 0
+    later = start + timedelta(seconds=1)
+    assert clearance.pending(later)  # the clock passed its effective time
+    facts_then = clearance.training_facts(model, "US", now=later)
+    assert facts_then.blocks["ai_training"].grace == 1
+    assert facts_then.blocks["ai_training"].grace_sample == (entry.work_key,)
