@@ -95,13 +95,19 @@ def main() -> None:
     parser.add_argument("--decisions", type=int, default=200, help="timed gate decisions per size (after warm-up)")
     parser.add_argument("--warmup", type=int, default=10, help="untimed gate decisions per size first")
     parser.add_argument("--naive-repeat", type=int, default=3,
-                        help="naive full re-checks per size of 100k works and more (10 below)")
+                        help="naive full re-checks at 100k works and more (10 below; 1 at 1M unless --naive-repeat-1m)")
+    parser.add_argument("--naive-repeat-1m", type=int, default=1,
+                        help="naive full re-checks at 1M works and more (each takes minutes)")
     parser.add_argument("--workers", type=int, default=2, help="Celery worker processes (concurrency 1 each)")
     parser.add_argument("--threads", type=int, default=12, help="submitting threads")
     parser.add_argument("--resubmit", type=float, default=0.10, help="share of submissions that reuse a used key")
+    parser.add_argument("--retries", type=int, default=5,
+                        help="times a submitting thread retries an unexpected error (same key and body)")
     parser.add_argument("--formats", default="midi", help="output formats of each job (wav,midi,musicxml)")
     parser.add_argument("--duration", type=int, default=10, help="cue duration in seconds of each job")
     parser.add_argument("--timeout", type=float, default=900.0, help="seconds to wait for the jobs to end")
+    parser.add_argument("--stall", type=float, default=120.0,
+                        help="stop waiting when no job changed state for this many seconds")
     parser.add_argument("--skip-jobs", action="store_true", help="skip part 3 (no workers)")
     parser.add_argument("--broker", default=os.environ.get("CELERY_BROKER_URL", "redis://127.0.0.1:6379/0"),
                         help="Redis broker URL for part 3 (keys are prefixed with this run's name)")
@@ -222,7 +228,8 @@ def _copy(table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> 
     from django.db import connection
 
     count = 0
-    with connection.cursor() as cur, cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+    quoted = ", ".join(f'"{c}"' for c in columns)  # "constraint" is a keyword
+    with connection.cursor() as cur, cur.copy(f"COPY {table} ({quoted}) FROM STDIN") as copy:
         buffer = io.StringIO()
         for row in rows:
             buffer.write("\t".join(_value(v) for v in row))
@@ -574,8 +581,11 @@ def _timed(fn: Callable[[], Any], repeat: int) -> list[float]:
 
 
 def part_decisions(args: argparse.Namespace, synthetic: Synthetic, jobs: dict[int, Any]) -> None:
+    from django.db import connection
+
     from generation import clearance, facts
     from generation.models import GenerationModel
+    from licensing import rights
 
     print("\n1. Gate decision latency vs training-set size (territory US, commercial)", flush=True)
     rows = []
@@ -596,7 +606,8 @@ def part_decisions(args: argparse.Namespace, synthetic: Synthetic, jobs: dict[in
             _decide(job)
         timings = _timed(lambda job=job: _decide(job), args.decisions)
         progress(f"{manifest.size:,}: {args.decisions} decisions, p99 {pct(timings, 0.99):.2f} ms", started)
-        repeat = args.naive_repeat if manifest.size >= 100_000 else 10
+        repeat = (args.naive_repeat_1m if manifest.size >= 1_000_000 else args.naive_repeat if manifest.size >= 100_000
+                  else 10)
         naive = []
         denied: dict[str, int] = {}
         for _ in range(repeat):
@@ -628,17 +639,39 @@ def part_decisions(args: argparse.Namespace, synthetic: Synthetic, jobs: dict[in
     job = _load_job(jobs[synthetic.manifests[-1].size].pk)
     now_calls: list[tuple[str, Callable[[], Any]]] = [
         ("current_policy()", facts.current_policy),
-        ("clearance.pending() (11 index probes)", clearance.pending),
+        ("clearance.pending() (one statement)", clearance.pending),
         ("clearance.training_facts() (incl. pending)", lambda: clearance.training_facts(job.model, TERRITORY)),
         ("named_artists() (screen the description)",
          lambda: facts.named_artists(job.description, facts.current_policy().name_fuzzy_threshold)),
         ("entitlement_facts()", lambda: facts.entitlement_facts(job.organization_id, datetime.now(UTC))),
     ]
     print(f"\n  breakdown at {synthetic.manifests[-1].size:,} works (median of 100 calls):")
+    queries: list[str] = []
+
+    def count(execute: Callable[..., Any], sql: str, params: Any, many: bool, context: Any) -> Any:
+        queries.append(sql)
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(count):
+        _decide(job)
+    line("SQL statements per decision", f"{len(queries)}", "each pays a round trip (and planning)")
     for label, fn in now_calls:
         fn()
         values = _timed(fn, 100)
         line(label, f"{statistics.median(values):.3f} ms", f"p99 {pct(values, 0.99):.3f} ms")
+    values = _timed(lambda: rights.evaluate([job.model.manifest.entries.values_list("work_id", flat=True)[0]],
+                                            "ai_training", TERRITORY), 30)
+    line("rights.evaluate() of one work (one use)", f"{statistics.median(values):.3f} ms",
+         "what catch-up and style references pay per call")
+
+    def select_one() -> None:
+        with connection.cursor() as cur:
+            cur.execute("SELECT 1")
+            cur.fetchone()
+
+    values = _timed(select_one, 200)
+    line("SELECT 1 through Django (raw floor per statement)", f"{statistics.median(values):.3f} ms",
+         f"p99 {pct(values, 0.99):.3f} ms")
 
 
 # --- 2. Incremental re-clearance --------------------------------------------------------------------------------
@@ -676,7 +709,7 @@ def part_catch_up(synthetic: Synthetic, jobs: dict[int, Any]) -> None:
     after = _decide(job)
     grace = after.facts["blocked"]["ai_training"]["grace"]
     line("decision after it", "ALLOW" if after.allowed else "DENY",
-         f"{','.join(sorted(r.code for r in after.denials)) or '-'}; ai_training blocked after training: {grace}")
+         f"{','.join(sorted({r.code for r in after.denials})) or '-'}; ai_training blocked after training: {grace}")
 
     free = next(i for i in largest.only_here if i not in synthetic.licensed_trainable)
     reservation = Reservation(Subject(SubjectKind.WORK, str(synthetic.work_base + free)),
@@ -695,7 +728,7 @@ def part_catch_up(synthetic: Synthetic, jobs: dict[int, Any]) -> None:
     after = _decide(job)
     decided = (time.perf_counter() - t) * 1000
     line("decision after it", "ALLOW" if after.allowed else "DENY",
-         f"{','.join(sorted(r.code for r in after.denials)) or '-'}; blocked after training: "
+         f"{','.join(sorted({r.code for r in after.denials})) or '-'}; blocked after training: "
          f"{after.facts['blocked']['ai_training']['grace']}; {decided:.2f} ms")
     line("pending() after catch-up", str(clearance.pending()))
 
@@ -714,6 +747,7 @@ class Submission:
     created: bool = False
     seconds: float = 0.0
     error: str = ""
+    failed_attempts: list[str] = field(default_factory=list)  # errors a client would retry (same key and body)
 
 
 def _start_worker(n: int, log_dir: Path) -> tuple[subprocess.Popen[bytes], str, Any]:
@@ -722,7 +756,7 @@ def _start_worker(n: int, log_dir: Path) -> tuple[subprocess.Popen[bytes], str, 
     proc = subprocess.Popen(  # noqa: S603 (our own interpreter and arguments)
         [sys.executable, "-m", "celery", "-A", "clearcue", "worker", "-Q", "generate,seal", "-c", "1",
          "-P", "prefork", "-n", hostname, "--without-gossip", "--without-mingle", "-l", "WARNING"],
-        cwd=ROOT, env=dict(os.environ), stdout=log, stderr=subprocess.STDOUT)
+        cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=log, stderr=subprocess.STDOUT)
     return proc, hostname.replace("%h", os.uname().nodename), log
 
 
@@ -739,6 +773,17 @@ def _wait_ready(procs: Sequence[tuple[subprocess.Popen[bytes], str, Any]], log_d
             waiting -= set(reply)
     if waiting:
         raise RuntimeError(f"workers {sorted(waiting)} not ready within 90 s; see {log_dir}")
+
+
+def _print_worker_errors(log_dir: Path) -> None:
+    """The most frequent error lines of the worker logs (a task that raises leaves its job where it was)."""
+    errors: Counter[str] = Counter()
+    for path in sorted(log_dir.glob("worker-*.log")):
+        for text in path.read_text(errors="replace").splitlines():
+            if "Error" in text and not text.startswith(" "):
+                errors[text.split("] ", 1)[-1][:160]] += 1
+    for text, n in errors.most_common(3):
+        print(f"    !! {n}x {text}", flush=True)
 
 
 def _stop_workers(procs: Sequence[tuple[subprocess.Popen[bytes], str, Any]]) -> None:
@@ -773,14 +818,19 @@ def _submit_all(submissions: list[Submission], threads: int, slug: str, org: Any
                 except queue.Empty:
                     return
                 t = time.perf_counter()
-                try:
-                    job, created = do_submit_job(_request(slug, args, seed=s.seed), organization=org, user=None,
-                                                 idempotency_key=s.key, actor=actor)
-                    s.job_id, s.created = job.pk, created
-                except DomainError as exc:
-                    s.error = f"{exc.code}: {exc.message}"
-                except Exception as exc:
-                    s.error = f"{type(exc).__name__}: {exc}"
+                for attempt in range(args.retries + 1):
+                    try:
+                        job, created = do_submit_job(_request(slug, args, seed=s.seed), organization=org,
+                                                     user=None, idempotency_key=s.key, actor=actor)
+                        s.job_id, s.created, s.error = job.pk, created, ""
+                        break
+                    except DomainError as exc:  # a refusal: retrying cannot help
+                        s.error = f"{exc.code}: {exc.message}"
+                        break
+                    except Exception as exc:  # the API would answer 500; a client retries with the same key
+                        s.error = f"{type(exc).__name__}: {str(exc).splitlines()[0]}"
+                        s.failed_attempts.append(s.error)
+                        time.sleep(0.05 * (attempt + 1))
                 s.seconds = time.perf_counter() - t
         finally:
             connection.close()  # this thread's connection
@@ -822,10 +872,17 @@ def part_jobs(args: argparse.Namespace, org: Any, tiny: Any) -> None:
         progress(f"{len(order)} submissions in {submit_wall:.1f} s", started)
         deadline = time.monotonic() + args.timeout
         last_report = 0.0
+        last_change, seen = time.monotonic(), Counter[str]()
         while True:
             states = Counter(Job.objects.filter(organization=org).values_list("state", flat=True))
             done = sum(n for state, n in states.items() if state in TERMINAL)
-            if done >= args.jobs or time.monotonic() > deadline:
+            if done >= sum(states.values()) or time.monotonic() > deadline:
+                break
+            if states != seen:
+                last_change, seen = time.monotonic(), states
+            elif time.monotonic() - last_change > args.stall:
+                progress(f"no job moved for {args.stall:.0f} s: stopped waiting", started)
+                _print_worker_errors(log_dir)
                 break
             if time.monotonic() - last_report > 10:
                 progress(f"{done}/{args.jobs} ended; {dict(sorted(states.items()))}", started)
@@ -835,11 +892,12 @@ def part_jobs(args: argparse.Namespace, org: Any, tiny: Any) -> None:
     finally:
         _stop_workers(procs)
     errors = [s for s in order if s.error]
+    retried = Counter(e for s in order for e in s.failed_attempts)
     first_ids = {s.key: s.job_id for s in order if not s.repeat}
     repeat_same = sum(1 for s in order if s.repeat and s.job_id and s.job_id == first_ids.get(s.key))
     created = sum(1 for s in order if s.created)
     rows = list(Job.objects.filter(organization=org).values("id", "state", "steps", "created_at", "finished_at",
-                                                             "outcome_code"))
+                                                             "outcome_code", "outcome_message"))
     states = Counter(r["state"] for r in rows)
     decision_dupes = (GateDecision.objects.filter(job__organization=org).values("job_id", "stage")
                       .annotate(n=Count("id")).filter(n__gt=1).count())
@@ -856,13 +914,18 @@ def part_jobs(args: argparse.Namespace, org: Any, tiny: Any) -> None:
 
     print()
     line("submissions (first + resubmitted keys)", f"{len(order)}", f"{args.jobs} + {len(repeats)}; "
-         f"{len(errors)} error(s){': ' + errors[0].error if errors else ''}")
+         f"{len(errors)} gave up after {args.retries} retries{': ' + errors[0].error if errors else ''}")
+    line("submission attempts that raised (then retried)", f"{sum(retried.values())}",
+         "; ".join(f"{n}x {e[:90]}" for e, n in retried.most_common(3)))
     verdict = "none lost, none duplicated" if created == len(rows) == args.jobs else "MISMATCH"
     line("jobs created / jobs in the database", f"{created} / {len(rows)}",
          f"expected {args.jobs} / {args.jobs}: {verdict}")
     line("resubmissions answered with the first job", f"{repeat_same} / {len(repeats)}", "created=False, same id")
     line("states", ", ".join(f"{k} {v}" for k, v in sorted(states.items())),
          f"outcomes {dict(Counter(r['outcome_code'] for r in rows if r['state'] != 'completed'))}")
+    for message, n in Counter(r["outcome_message"].splitlines()[0][:110] for r in rows
+                              if r["state"] == "failed").most_common(3):
+        line("  failed", f"{n}", message)
     line("duplicate GateDecision per (job, stage)", f"{decision_dupes}", f"{decisions} decisions, "
          f"{decided_entries} gate.decided ledger entries")
     line("duplicate JobOutput per (job, kind)", f"{output_dupes}")
@@ -893,8 +956,8 @@ def part_jobs(args: argparse.Namespace, org: Any, tiny: Any) -> None:
         e2e = [(r["finished_at"] - r["created_at"]).total_seconds() for r in ended]
         print(f"  {'end to end':<22} {len(e2e):>5} {statistics.median(e2e):>7.1f} s {pct(e2e, 0.95):>7.1f} s "
               f"{max(e2e):>7.1f} s")
-    if len(ended) < args.jobs:
-        print(f"  TIMEOUT: {args.jobs - len(ended)} job(s) not ended after {args.timeout:.0f} s; worker logs in "
+    if len(ended) < len(rows):
+        print(f"  TIMEOUT: {len(rows) - len(ended)} job(s) not ended after {args.timeout:.0f} s; worker logs in "
               f"{log_dir} (use --keep)")
 
 
