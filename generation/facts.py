@@ -8,9 +8,11 @@ evaluation over the works behind them.
 from __future__ import annotations
 
 import functools
+import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
+from django.db import connection
 from django.db.models import Max, Q
 from django.utils import timezone
 
@@ -24,7 +26,7 @@ from generation.gate import (
     Policy,
     ReferenceFacts,
 )
-from generation.models import Entitlement, GatePolicy, GenerationModel, Job
+from generation.models import Entitlement, GenerationModel, Job
 from generation.names import Name, NameIndex, NameMatch
 from generation.training import work_key
 from licensing import rights
@@ -34,11 +36,14 @@ from licensing.terms import territories_of
 
 def current_policy() -> Policy:
     """The gate policy in force: the highest version set by compliance, or the built-in version 0."""
-    row = GatePolicy.objects.order_by("-version").first()
+    with connection.cursor() as cursor:  # one indexed row on every decision: plain SQL, no ORM overhead
+        cursor.execute("SELECT version, training_changes, grace_days, memorization_threshold, name_fuzzy_threshold "
+                       "FROM generation_gatepolicy ORDER BY version DESC LIMIT 1")
+        row = cursor.fetchone()
     if row is None:
         return Policy()
-    return Policy(version=row.version, training_changes=row.training_changes, grace_days=row.grace_days,
-                  memorization_threshold=row.memorization_threshold, name_fuzzy_threshold=row.name_fuzzy_threshold)
+    return Policy(version=row[0], training_changes=row[1], grace_days=row[2], memorization_threshold=row[3],
+                  name_fuzzy_threshold=float(row[4]))
 
 
 def entitlement_in_force(organization_id: int, now: datetime) -> Entitlement | None:
@@ -53,16 +58,29 @@ def month_start(now: datetime) -> datetime:
     return utc.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
 
 
+_ENTITLEMENT = """
+SELECT e.reference, e.territories, e.commercial_use, e.indemnification_tier, e.monthly_quota, e.model_slugs,
+    (SELECT COUNT(*) FROM generation_job j WHERE j.organization_id = %(org)s AND j.approved_at >= %(month)s)
+FROM generation_entitlement e
+WHERE e.organization_id = %(org)s AND e.valid_from <= %(now)s AND (e.valid_until IS NULL OR e.valid_until > %(now)s)
+ORDER BY e.id DESC LIMIT 1
+"""
+
+
 def entitlement_facts(organization_id: int, now: datetime) -> EntitlementFacts:
-    """The client's contract in force and the approved jobs counted against its quota this month."""
-    ent = entitlement_in_force(organization_id, now)
-    if ent is None:
+    """The client's contract in force and the approved jobs counted against its quota this month (one query)."""
+    adapt = connection.ops.adapt_datetimefield_value
+    with connection.cursor() as cursor:
+        cursor.execute(_ENTITLEMENT, {"org": organization_id, "now": adapt(now), "month": adapt(month_start(now))})
+        row = cursor.fetchone()
+    if row is None:
         return EntitlementFacts(reference=None)
-    used = Job.objects.filter(organization_id=organization_id, approved_at__gte=month_start(now)).count()
-    return EntitlementFacts(reference=ent.reference, territories=tuple(territories_of(ent.territories)),
-                            commercial_use=ent.commercial_use, indemnification_tier=ent.indemnification_tier,
-                            monthly_quota=ent.monthly_quota, approved_this_month=used,
-                            model_slugs=tuple(ent.model_slugs))
+    reference, territories, commercial, tier, quota, slugs, used = row
+    if isinstance(slugs, str):  # SQLite hands JSON back as text
+        slugs = json.loads(slugs)
+    return EntitlementFacts(reference=reference, territories=tuple(territories_of(territories)),
+                            commercial_use=bool(commercial), indemnification_tier=tier, monthly_quota=quota,
+                            approved_this_month=int(used), model_slugs=tuple(slugs or ()))
 
 
 # --- Style references and named artists ----------------------------------------------------------------------
