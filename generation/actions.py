@@ -109,7 +109,29 @@ def do_register_model(*, name: str, version: str, engine: str, config: dict[str,
             "config_sha256": json_digest(config), "model_card_sha256": json_digest(model_card),
         }, "generation_model", str(model.pk)))
         plan.commit(actor=actor)
+        territories = {manifest.territory} | _entitled_territories()
+        transaction.on_commit(lambda: _prepare_clearances([manifest.pk], territories))
     return model
+
+
+def _entitled_territories() -> set[str]:
+    """Territories of the client contracts on record (where jobs may run), WORLD left out."""
+    from licensing.terms import territories_of
+
+    codes: set[str] = set()
+    for stored in Entitlement.objects.values_list("territories", flat=True).distinct():
+        codes.update(territories_of(stored))
+    codes.discard("WORLD")
+    return codes
+
+
+def _prepare_clearances(manifest_ids: Sequence[int], territories: set[str]) -> None:
+    """Queue the one-time clearance computation, so the first job in a territory does not pay for it."""
+    from generation.tasks import prepare_clearance
+
+    for manifest_id in manifest_ids:
+        for territory in sorted(territories):
+            prepare_clearance.delay(manifest_id, territory)
 
 
 # --- Gate policy and entitlements ---------------------------------------------------------------------------------
@@ -176,6 +198,9 @@ def do_grant_entitlement(*, organization: Organization, reference: str, territor
             "valid_until": format_time(valid_until) if valid_until else None,
         }, "entitlement", str(ent.pk)))
         plan.commit(actor=actor)
+        manifests = list(GenerationModel.objects.values_list("manifest_id", flat=True).distinct())
+        fresh = {c for c in codes if c != "WORLD"}
+        transaction.on_commit(lambda: _prepare_clearances(manifests, fresh))
     return ent
 
 

@@ -36,3 +36,13 @@ def catch_up_clearance() -> dict[str, Any]:
     if not clearance.pending():
         return {"pending": False}
     return clearance.catch_up().as_json()
+
+
+@shared_task(name="generation.clearance.prepare", acks_late=True, reject_on_worker_lost=True)
+def prepare_clearance(manifest_id: int, territory: str) -> dict[str, Any]:
+    """Compute a manifest's clearance state in a territory ahead of its first job (idempotent)."""
+    from generation import clearance
+    from generation.models import TrainingManifest
+
+    state = clearance.ensure_clearance(TrainingManifest.objects.get(pk=manifest_id), territory)
+    return {"manifest_id": manifest_id, "territory": territory, "full_seconds": round(state.full_seconds, 3)}

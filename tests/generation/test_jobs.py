@@ -319,3 +319,13 @@ def test_a_dated_opt_out_makes_the_clearance_stale_only_when_its_time_comes(worl
     facts_then = clearance.training_facts(model, "US", now=later)
     assert facts_then.blocks["ai_training"].grace == 1
     assert facts_then.blocks["ai_training"].grace_sample == (entry.work_key,)
+
+
+def test_clearance_is_prepared_ahead_of_the_first_job_for_every_entitled_territory(
+        operator_org, org_a, org_b, settings, tmp_path, ledger_key, data_dir, django_capture_on_commit_callbacks):
+    settings.MEDIA_ROOT = str(tmp_path / "media")
+    settings.DATA_DIR = data_dir
+    with django_capture_on_commit_callbacks(execute=True):
+        world = studio.build(operator_org, org_a, org_b)
+    prepared = set(Clearance.objects.filter(manifest=world.model.manifest).values_list("territory", flat=True))
+    assert prepared == {"US", "GB"}  # the manifest's territory and the contracts' territories
