@@ -32,6 +32,7 @@ import os
 import queue
 import random
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -122,6 +123,8 @@ def main() -> None:
 
     import psycopg
 
+    # A terminated run still drops its database, stops its workers and removes its broker keys (finally blocks).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     name, url, admin = _scratch_database()
     with psycopg.connect(admin.replace("postgres://", "postgresql://"), autocommit=True) as conn:
         conn.execute(f"CREATE DATABASE {name}")
