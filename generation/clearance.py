@@ -129,11 +129,13 @@ def _change_times(manifest: TrainingManifest, verdicts: Sequence[rights.Verdict]
     return times
 
 
-def _store_blocks(clearance: Clearance, use: str, work_ids: Sequence[int], blocks: Sequence[_Block]) -> None:
-    """Replace the blocks of `work_ids` for `use` and update the counts."""
+def _store_blocks(clearance: Clearance, use: str, work_ids: Sequence[int], blocks: Sequence[_Block], *,
+                  fresh: bool = False) -> None:
+    """Replace the blocks of `work_ids` for `use` (`fresh`: a new state, nothing to replace); update the counts
+    and the samples the gate reports, so a decision reads them from the state row alone."""
     counts = clearance.counts.setdefault(use, {"hard": 0, "grace": 0, "grace_since": None, "reasons": {}})
     reasons: dict[str, int] = counts["reasons"]
-    for chunk in _chunks(sorted(work_ids)):
+    for chunk in ([] if fresh else _chunks(sorted(work_ids))):
         old = ClearanceBlock.objects.filter(clearance=clearance, use=use, work_id__in=chunk)
         for after, old_reasons in old.values_list("after_training", "reasons"):
             counts["grace" if after else "hard"] -= 1
@@ -159,12 +161,15 @@ def _store_blocks(clearance: Clearance, use: str, work_ids: Sequence[int], block
         counts["grace_since"] = since.isoformat() if since else None
     else:
         counts["grace_since"] = None
+    counts["hard_sample"] = list(_sample(clearance, use, False)) if counts["hard"] else []
+    counts["grace_sample"] = list(_sample(clearance, use, True)) if counts["grace"] else []
 
 
-def _compute(clearance: Clearance, work_ids: Sequence[int], now: datetime) -> None:
+def _compute(clearance: Clearance, work_ids: Sequence[int], now: datetime, *, fresh: bool = False) -> None:
     manifest = clearance.manifest
     for use in USES:
-        _store_blocks(clearance, use, work_ids, _evaluate_blocks(manifest, clearance.territory, use, work_ids, now))
+        blocks = _evaluate_blocks(manifest, clearance.territory, use, work_ids, now)
+        _store_blocks(clearance, use, work_ids, blocks, fresh=fresh)
 
 
 def ensure_clearance(manifest: TrainingManifest, territory: str) -> Clearance:
@@ -182,7 +187,7 @@ def ensure_clearance(manifest: TrainingManifest, territory: str) -> Clearance:
         clearance = Clearance.objects.create(manifest=manifest, territory=territory, counts={},
                                              as_of_size=_ledger_size(), computed_at=now, refreshed_at=now)
         work_ids = list(ManifestEntry.objects.filter(manifest=manifest).values_list("work_id", flat=True))
-        _compute(clearance, work_ids, now)
+        _compute(clearance, work_ids, now, fresh=True)
         clearance.full_seconds = time.perf_counter() - started
         clearance.save(update_fields=["counts", "full_seconds"])
         if cursor.time is None:  # the first state: changes before now are reflected in it
@@ -381,8 +386,7 @@ def training_facts(model: GenerationModel, territory: str, *, now: datetime | No
         since = counts.get("grace_since")
         blocks[use] = UseBlocks(
             use=use, hard=hard, grace=grace, grace_since=datetime.fromisoformat(since) if since else None,
-            hard_sample=_sample(clearance, use, False) if hard else (),
-            grace_sample=_sample(clearance, use, True) if grace else (),
+            hard_sample=tuple(counts.get("hard_sample", ())), grace_sample=tuple(counts.get("grace_sample", ())),
             reasons=dict(counts.get("reasons", {})))
     return TrainingFacts(model=model.slug, manifest_root=model.manifest.merkle_root,
                          manifest_works=model.manifest.work_count, territory=territory, blocks=blocks,
