@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from django.db import connection
-from django.db.models import Max, Q
+from django.db.models import Max
 from django.utils import timezone
 
 from clearcue.tenancy import operator_organization
@@ -26,7 +26,7 @@ from generation.gate import (
     Policy,
     ReferenceFacts,
 )
-from generation.models import Entitlement, GenerationModel, Job
+from generation.models import GenerationModel, Job
 from generation.names import Name, NameIndex, NameMatch
 from generation.training import work_key
 from licensing import rights
@@ -44,12 +44,6 @@ def current_policy() -> Policy:
         return Policy()
     return Policy(version=row[0], training_changes=row[1], grace_days=row[2], memorization_threshold=row[3],
                   name_fuzzy_threshold=float(row[4]))
-
-
-def entitlement_in_force(organization_id: int, now: datetime) -> Entitlement | None:
-    """The newest entitlement of the organization whose period covers `now`."""
-    return (Entitlement.objects.filter(organization_id=organization_id, valid_from__lte=now)
-            .filter(Q(valid_until__isnull=True) | Q(valid_until__gt=now)).order_by("-id").first())
 
 
 def month_start(now: datetime) -> datetime:
