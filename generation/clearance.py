@@ -374,11 +374,16 @@ def _sample(clearance: Clearance, use: str, after_training: bool) -> tuple[str, 
                  .order_by("work_key").values_list("work_key", flat=True)[:SAMPLE])
 
 
-def training_facts(model: GenerationModel, territory: str, *, now: datetime | None = None) -> TrainingFacts:
-    """The clearance state of the model's manifest in `territory`, current as of now."""
+def bring_current(manifest: TrainingManifest, territory: str, *, now: datetime | None = None) -> Clearance:
+    """Apply pending rights changes, and compute the state the first time: the state is then current."""
     if pending(now):
         catch_up(now)
-    clearance = ensure_clearance(model.manifest, territory)
+    return ensure_clearance(manifest, territory)
+
+
+def training_facts(model: GenerationModel, territory: str, *, now: datetime | None = None) -> TrainingFacts:
+    """The clearance state of the model's manifest in `territory`, current as of now."""
+    clearance = bring_current(model.manifest, territory, now=now)
     blocks = {}
     for use in USES:
         counts = clearance.counts.get(use, {})

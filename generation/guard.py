@@ -9,7 +9,6 @@ length, whatever the size of the training set. The index is built once per worke
 from __future__ import annotations
 
 import functools
-import hashlib
 import multiprocessing
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -34,17 +33,10 @@ class RunCheck:
 def _index(manifest_id: int) -> Any:
     from generation.engines.reference import corpus
     from generation.engines.reference.metrics import MemorizationIndex, events_of
-    from generation.registry import cache_dir
+    from generation.registry import cache_dir, read_checked_assets
 
-    items = []
     entries = ManifestEntry.objects.filter(manifest_id=manifest_id).select_related("work").order_by("position")
-    for entry in entries.iterator(chunk_size=2000):
-        with entry.work.asset.open("rb") as handle:
-            data = handle.read()
-        if hashlib.sha256(data).hexdigest() != entry.asset_sha256:
-            raise DomainError("asset_changed", "A training asset no longer matches its SHA-256 in the manifest.",
-                              details={"work": entry.work_key})
-        items.append((entry.work_key, data))
+    items = read_checked_assets((e.work_key, e.work, e.asset_sha256) for e in entries.iterator(chunk_size=2000))
     # Celery's prefork children are daemons and may not start process pools: extract in-process there.
     processes = 1 if multiprocessing.current_process().daemon else 2
     extracted = corpus.extract_many(items, cache_dir(), processes=processes)

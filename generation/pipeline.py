@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from datetime import timedelta
 
 from django.conf import settings
@@ -47,7 +48,7 @@ def _load(job_id: int) -> Job:
 def gate_step(job: Job, token: str) -> None:
     """Decide before composing; the decision and the job's transition commit together."""
     # Bring the clearance state current (and compute it the first time) before the decision takes its locks.
-    clearance.training_facts(job.model, job.territory)
+    clearance.bring_current(job.model.manifest, job.territory)
 
     def decide() -> tuple[gate.Decision, gate.Policy]:
         policy = facts.current_policy()
@@ -86,20 +87,29 @@ def check_step(job: Job, token: str) -> None:
 STEPS = (("gate", gate_step), ("compose", compose_step), ("check", check_step))
 
 
-def run_step(job_id: int, name: str, step: object) -> bool:
-    """Claim and run one step; True if this call did it."""
+def job_state(job_id: int) -> str:
+    """The job's current state ("missing" if there is no such job)."""
+    return Job.objects.filter(pk=job_id).values_list("state", flat=True).first() or "missing"
+
+
+def run_step(job_id: int, name: str, step: Callable[[Job, str], None]) -> bool:
+    """Claim and run one step (any queue's); True if this call did it.
+
+    The step's claim expiring under it drops its result (ClaimLost); a refusal or an error ends the job as
+    `failed` with an explanation rather than leaving it to the reaper forever.
+    """
     token = do_claim_job_step(job_id, name, claim_seconds=claim_seconds())
     if token is None:
         return False
     job = _load(job_id)
     try:
-        step(job, token)  # type: ignore[operator]
+        step(job, token)
     except ClaimLost:
         log.warning("job %s: the %s step lost its claim; its result was dropped", job_id, name)
     except DomainError as exc:
         do_fail_job(job, token, name, code=exc.code, message=exc.message,
                     details=exc.details if isinstance(exc.details, dict) else {"details": exc.details})
-    except Exception as exc:  # fail the job with an explanation rather than leave it to the reaper forever
+    except Exception as exc:
         log.exception("job %s: the %s step failed", job_id, name)
         do_fail_job(job, token, name, code=f"{name}_error", message=f"The {name} step failed: {type(exc).__name__}: "
                     f"{exc}")
@@ -110,7 +120,7 @@ def run_job(job_id: int) -> str:
     """Run every generate-queue step the job waits for, in order; returns the state it is left in."""
     for name, step in STEPS:
         run_step(job_id, name, step)
-    return Job.objects.filter(pk=job_id).values_list("state", flat=True).first() or "missing"
+    return job_state(job_id)
 
 
 # Queued states, with the task that takes them on.

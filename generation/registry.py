@@ -13,7 +13,7 @@ import hashlib
 import json
 import platform
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -29,6 +29,7 @@ from generation.manifest import LEAF_FORMAT, ManifestRecord, root_of, sort_recor
 from generation.models import GenerationModel, TrainingManifest
 from generation.training import Selection, select_cleared_works
 from licensing.ledger import Actor, format_time
+from licensing.models import Work
 
 SHIPPED_DIR = Path(__file__).resolve().parent / "engines" / "reference" / "shipped"
 DEFAULT_NAME = "clearcue-cue"
@@ -51,20 +52,24 @@ def cache_dir() -> Path:
     return path
 
 
+def read_checked_assets(items: Iterable[tuple[str, Work, str]]) -> list[tuple[str, bytes]]:
+    """(work key, asset bytes) for (work key, work, expected SHA-256); `asset_changed` if a stored asset differs."""
+    out = []
+    for key, work, sha256 in items:
+        with work.asset.open("rb") as handle:
+            data = handle.read()
+        if hashlib.sha256(data).hexdigest() != sha256:
+            raise DomainError("asset_changed", "A stored asset no longer matches its SHA-256.", details={"work": key})
+        out.append((key, data))
+    return out
+
+
 def prepare_examples(selection: Selection, *, processes: int = 2, log: Callable[[str], None] = print) -> Prepared:
     """Read each selected work's asset, extract its melodies; works with none leave the selection."""
     from generation.engines.reference import corpus
     from generation.engines.reference.train import Example
 
-    items = []
-    for record in selection.records:
-        work = selection.works[record.work]
-        with work.asset.open("rb") as handle:
-            data = handle.read()
-        if hashlib.sha256(data).hexdigest() != record.sha256:
-            raise DomainError("asset_changed", "A stored asset no longer matches its SHA-256.",
-                              details={"work": record.work})
-        items.append((record.work, data))
+    items = read_checked_assets((r.work, selection.works[r.work], r.sha256) for r in selection.records)
     log(f"extracting melodies from {len(items)} works ({processes} processes)")
     extracted = corpus.extract_many(items, cache_dir(), processes=processes)
     examples, used, skipped = [], {}, Counter[str]()

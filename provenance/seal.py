@@ -10,16 +10,12 @@ provenance issue; the step's shape (claim, render, seal, store, complete) stays.
 from __future__ import annotations
 
 import io
-import logging
 from typing import Any
 
-from clearcue.exceptions import DomainError
-from generation.actions import ClaimLost, SealedFile, do_claim_job_step, do_complete_job, do_fail_job
+from generation.actions import SealedFile, do_complete_job
 from generation.models import Job
-from generation.pipeline import claim_seconds
+from generation.pipeline import job_state, run_step
 from licensing.ledger import Actor
-
-log = logging.getLogger(__name__)
 
 SEAL_VERSION = 1
 SAMPLE_RATE = 48_000
@@ -54,21 +50,13 @@ def render_files(job: Job) -> list[SealedFile]:
     return files
 
 
+def seal_step(job: Job, token: str) -> None:
+    """Render the draft, seal and store the outputs, and complete the job (while the claim holds)."""
+    seal: dict[str, Any] = {"version": SEAL_VERSION, "binding": "sha256", "sample_rate": SAMPLE_RATE}
+    do_complete_job(job, token, render_files(job), seal=seal, actor=Actor.system("seal"))
+
+
 def seal_job(job_id: int) -> str:
-    """Claim the seal step, render, seal and store the outputs, complete the job; returns its state."""
-    token = do_claim_job_step(job_id, "seal", claim_seconds=claim_seconds())
-    if token is None:
-        return Job.objects.filter(pk=job_id).values_list("state", flat=True).first() or "missing"
-    job = Job.objects.select_related("model__manifest").get(pk=job_id)
-    try:
-        files = render_files(job)
-        seal: dict[str, Any] = {"version": SEAL_VERSION, "binding": "sha256", "sample_rate": SAMPLE_RATE}
-        do_complete_job(job, token, files, seal=seal, actor=Actor.system("seal"))
-    except ClaimLost:
-        log.warning("job %s: the seal step lost its claim; its result was dropped", job_id)
-    except DomainError as exc:
-        do_fail_job(job, token, "seal", code=exc.code, message=exc.message)
-    except Exception as exc:
-        log.exception("job %s: sealing failed", job_id)
-        do_fail_job(job, token, "seal", code="seal_error", message=f"Sealing failed: {type(exc).__name__}: {exc}")
-    return Job.objects.filter(pk=job_id).values_list("state", flat=True).first() or "missing"
+    """Claim the seal step and run it (generation.pipeline.run_step); returns the job's state."""
+    run_step(job_id, "seal", seal_step)
+    return job_state(job_id)
