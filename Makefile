@@ -24,6 +24,7 @@ demo: venv migrate
 ## 2. The whole test suite (PostgreSQL when DATABASE_URL is set, SQLite otherwise), after the linter.
 test: venv lint typecheck
 	@scripts/ensure_fluidsynth.sh
+	@scripts/ensure_ffmpeg.sh
 	$(PY) -m pytest
 
 lint: venv
@@ -37,7 +38,9 @@ typecheck: venv
 		generation/manifest.py generation/engines/score.py generation/engines/instruments.py generation/engines/base.py \
 		generation/engines/synth.py generation/engines/export.py generation/engines/fluidsynth.py \
 		generation/engines/reference/plan.py generation/engines/reference/vocab.py generation/engines/reference/arrange.py \
-		generation/engines/reference/corpus.py generation/engines/reference/metrics.py generation/gate.py generation/names.py
+		generation/engines/reference/corpus.py generation/engines/reference/metrics.py generation/gate.py generation/names.py \
+		provenance/watermark.py provenance/watermark_keyed.py provenance/watermark_audioseal.py provenance/payloads.py \
+		provenance/indemnity.py provenance/pki.py provenance/credentials.py provenance/media.py
 
 migrate: venv
 	$(PY) manage.py migrate --noinput

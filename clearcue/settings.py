@@ -286,6 +286,30 @@ if not LEDGER_ORIGIN or any(c.isspace() for c in LEDGER_ORIGIN) or "+" in LEDGER
 LEDGER_SIGNING_KEY = env.str("CLEARCUE_LEDGER_SIGNING_KEY")
 LEDGER_SIGNING_KEY_PATH = Path(env.str("CLEARCUE_LEDGER_SIGNING_KEY_PATH", str(DATA_DIR / "keys" / "ledger.key")) or "")
 
+# --- Provenance ----------------------------------------------------------------------------------------
+# C2PA signing: a certificate chain (leaf first) and its private key, made for development by `init_pki`.
+# A KMS/HSM key: CLEARCUE_C2PA_SIGNER_FACTORY names a callable returning a provenance.pki.SigningIdentity.
+CLEARCUE_PKI_DIR = Path(env.str("CLEARCUE_PKI_DIR", str(DATA_DIR / "pki")) or "")
+C2PA_CERT_CHAIN_PATH = Path(env.str("CLEARCUE_C2PA_CERT_CHAIN", str(CLEARCUE_PKI_DIR / "chain.pem")) or "")
+C2PA_SIGNING_KEY_PATH = Path(env.str("CLEARCUE_C2PA_SIGNING_KEY", str(CLEARCUE_PKI_DIR / "signer.key")) or "")
+C2PA_SIGNER_FACTORY = env.str("CLEARCUE_C2PA_SIGNER_FACTORY")
+# The roots our verifier trusts (PEM bundle); third parties add our root to theirs the same way.
+C2PA_TRUST_ANCHORS_PATH = Path(env.str("CLEARCUE_C2PA_TRUST_ANCHORS", str(CLEARCUE_PKI_DIR / "root.pem")) or "")
+C2PA_TSA_URL = env.url("CLEARCUE_C2PA_TSA_URL", ("http", "https"))
+# Watermark: `keyed` (default, needs no weights) or `audioseal` (needs the published checkpoints).
+WATERMARK_BACKEND = env.choice("CLEARCUE_WATERMARK_BACKEND", "keyed", ("keyed", "audioseal"))
+# Keyed watermark secrets: "<key id>:<base64 secret>" comma-separated (or a file of one per line, made by
+# `init_watermark_key`); the last key embeds, every key detects (rotation keeps old outputs resolvable).
+WATERMARK_KEYS = env.str("CLEARCUE_WATERMARK_KEYS")
+WATERMARK_KEYS_PATH = Path(env.str("CLEARCUE_WATERMARK_KEYS_PATH", str(DATA_DIR / "keys" / "watermark.keys")) or "")
+AUDIOSEAL_GENERATOR = env.str("CLEARCUE_AUDIOSEAL_GENERATOR")
+AUDIOSEAL_GENERATOR_SHA256 = env.str("CLEARCUE_AUDIOSEAL_GENERATOR_SHA256")
+AUDIOSEAL_DETECTOR = env.str("CLEARCUE_AUDIOSEAL_DETECTOR")
+AUDIOSEAL_DETECTOR_SHA256 = env.str("CLEARCUE_AUDIOSEAL_DETECTOR_SHA256")
+# Uploads to /api/v1/verify and the soft-binding resolution API.
+VERIFY_MAX_BYTES = env.int("CLEARCUE_VERIFY_MAX_BYTES", 100 * 1024 * 1024, minimum=1024)
+VERIFY_MAX_SECONDS = env.int("CLEARCUE_VERIFY_MAX_SECONDS", 900, minimum=1)
+
 # --- Logging -----------------------------------------------------------------------------------------
 LOG_LEVEL = env.choice("CLEARCUE_LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR"))
 LOGGING = {

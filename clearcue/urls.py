@@ -12,6 +12,7 @@ api_v1 = [
     path("me/", clearcue_views.MeView.as_view(), name="me"),
     path("", include("licensing.api.urls")),
     path("", include("generation.api.urls")),
+    path("", include("provenance.api.urls")),
     path("", include(router.urls)),
 ]
 

@@ -22,7 +22,7 @@ WHERE schemaname = 'public'
                         'licensing_optout', 'licensing_optoutwithdrawal',
                         'generation_trainingmanifest', 'generation_manifestentry', 'generation_generationmodel',
                         'generation_gatepolicy', 'generation_entitlement', 'generation_gatedecision',
-                        'generation_joboutput')
+                        'generation_joboutput', 'provenance_watermarkpayload', 'provenance_credential')
 \gexec
 GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA public TO :"app_role";
 
@@ -44,5 +44,8 @@ REVOKE ALL ON TABLE generation_gatepolicy, generation_entitlement, generation_ga
     FROM :"app_role";
 GRANT SELECT, INSERT ON TABLE generation_gatepolicy, generation_entitlement, generation_gatedecision,
     generation_joboutput TO :"app_role";
+-- Watermark payloads and signed manifests: embedded in published files, so never edited.
+REVOKE ALL ON TABLE provenance_watermarkpayload, provenance_credential FROM :"app_role";
+GRANT SELECT, INSERT ON TABLE provenance_watermarkpayload, provenance_credential TO :"app_role";
 -- The log head is the one mutable ledger row (its size and root are re-derivable from the entries).
 GRANT SELECT, INSERT, UPDATE ON TABLE licensing_ledgerhead TO :"app_role";

@@ -206,7 +206,10 @@ def do_grant_entitlement(*, organization: Organization, reference: str, territor
 
 # --- Jobs ---------------------------------------------------------------------------------------------------------
 
-OUTPUT_FORMATS = ("wav", "midi", "musicxml")
+# Audio formats carry the watermark and an embedded C2PA manifest; MIDI and MusicXML are bound by the ledger.
+AUDIO_FORMATS = ("wav", "flac", "mp3", "m4a")
+OUTPUT_FORMATS = (*AUDIO_FORMATS, "midi", "musicxml")
+DEFAULT_FORMATS = ("wav", "midi", "musicxml")
 CLAIM_SECONDS_DEFAULT = 300
 
 
@@ -220,7 +223,7 @@ class JobRequest:
     use: str
     style_tags: tuple[str, ...] = ()
     params: dict[str, Any] = dc_field(default_factory=dict)
-    formats: tuple[str, ...] = OUTPUT_FORMATS
+    formats: tuple[str, ...] = DEFAULT_FORMATS
     seed: int | None = None
 
     def canonical(self) -> dict[str, Any]:
@@ -495,11 +498,12 @@ class SealedFile:
 
 
 def do_complete_job(job: Job, token: str, files: Sequence[SealedFile], *, seal: dict[str, Any],
-                    actor: Actor) -> list[JobOutput]:
+                    actor: Actor, on_outputs: Callable[[list[JobOutput]], None] | None = None) -> list[JobOutput]:
     """Store the sealed outputs and complete the job (`output.sealed`), all or nothing.
 
     Files are content-addressed (`outputs/<job>/<sha256>.<ext>`), so a re-run after a worker died between
-    writing them and committing writes the same names and leaves no duplicate.
+    writing them and committing writes the same names and leaves no duplicate. `on_outputs` runs inside the
+    transaction with the saved rows (provenance records what it signed into each file).
     """
     now = timezone.now()
     stored = []
@@ -529,6 +533,8 @@ def do_complete_job(job: Job, token: str, files: Sequence[SealedFile], *, seal: 
                        outcome_code="completed", outcome_message="Sealed outputs are ready to download."):
             raise ClaimLost(job.pk)
         JobOutput.objects.bulk_create(outputs)
+        if on_outputs is not None:
+            on_outputs(outputs)
         plan.commit(actor=actor)
     return outputs
 

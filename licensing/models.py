@@ -42,6 +42,7 @@ class EntryType(models.TextChoices):
     ENTITLEMENT_GRANTED = "entitlement.granted"
     JOB_SUBMITTED = "job.submitted"
     OUTPUT_SEALED = "output.sealed"
+    WATERMARK_ALLOCATED = "watermark.allocated"
     LEDGER_NOTE = "ledger.note"
 
 

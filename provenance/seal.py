@@ -1,31 +1,49 @@
-"""The seal step (queue `seal`): render the approved draft, bind every output file to the job in the ledger,
-and only then write the files to storage.
+"""The seal step (queue `seal`): render the approved draft, watermark it, sign every audio file with a C2PA
+manifest, bind every file to the job in the ledger, and only then write the files to storage.
 
-Today the seal is the `output.sealed` ledger entry: the SHA-256 of each file, the job, its model and training
-manifest root, and the ledger indexes of its gate decisions, in the append-only Merkle log that auditors verify
-(signed checkpoints, inclusion proofs). The keyed watermark and the C2PA manifest join this step with the
-provenance issue; the step's shape (claim, render, seal, store, complete) stays.
+Order matters: the watermark is embedded in the PCM, each deliverable is encoded from the watermarked PCM,
+and signing is the last thing that touches a file's bytes (anything after it would invalidate the manifest).
+The payload is allocated (and ledgered) before embedding, so a re-run after a crash reuses it; a checkpoint is
+signed after the job's entries so far, and the manifest carries it with their inclusion proofs. MIDI and
+MusicXML cannot carry a watermark or an embedded manifest: the `output.sealed` entry binds their SHA-256.
 """
 
 from __future__ import annotations
 
-import io
+import hashlib
+import json
+from importlib import metadata
 from typing import Any
 
-from generation.actions import SealedFile, do_complete_job
-from generation.models import Job
+import numpy as np
+
+from generation.actions import AUDIO_FORMATS, SealedFile, do_complete_job
+from generation.models import GateDecision, Job
 from generation.pipeline import job_state, run_step
 from licensing.ledger import Actor
 
-SEAL_VERSION = 1
+SEAL_VERSION = 2
 SAMPLE_RATE = 48_000
-MEDIA_TYPES = {"wav": ("audio/wav", "wav"), "midi": ("audio/midi", "mid"),
+MEDIA_TYPES = {"wav": ("audio/wav", "wav"), "flac": ("audio/flac", "flac"), "mp3": ("audio/mpeg", "mp3"),
+               "m4a": ("audio/mp4", "m4a"), "midi": ("audio/midi", "mid"),
                "musicxml": ("application/vnd.recordare.musicxml+xml", "musicxml")}
+ACTOR = Actor.system("seal")
 
 
-def render_files(job: Job) -> list[SealedFile]:
-    """The job's output files from its draft: arranged once, rendered/exported per requested format."""
-    from generation.engines import export, synth
+def clearcue_version() -> str:
+    """The installed Clearcue version (the C2PA softwareAgent)."""
+    try:
+        return metadata.version("clearcue")
+    except metadata.PackageNotFoundError:
+        return "0+unknown"
+
+
+def _digest(value: Any) -> str:
+    return hashlib.sha256(json.dumps(value, sort_keys=True, separators=(",", ":"), default=str).encode()).hexdigest()
+
+
+def render(job: Job) -> tuple[Any, np.ndarray | None]:
+    """The job's score (arranged once from its draft) and, when an audio format is wanted, its audio."""
     from generation.engines.base import Composition
     from generation.engines.score import CuePlan
     from generation.registry import engine_for
@@ -35,25 +53,101 @@ def render_files(job: Job) -> list[SealedFile]:
     composition = Composition(CuePlan.from_dict(draft["plan"]), tuple(tuple(n) for n in draft["material"]),
                               int(draft["seed"]))
     score = engine.arrange(composition)
-    files = []
-    for kind in sorted(job.formats):
-        if kind == "wav":
-            buffer = io.BytesIO()
-            synth.write_audio(buffer, engine.render(score, sample_rate=SAMPLE_RATE), SAMPLE_RATE, "wav")
-            data = buffer.getvalue()
-        elif kind == "midi":
-            data = export.to_midi(score)
-        else:
-            data = export.to_musicxml(score)
-        media_type, extension = MEDIA_TYPES[kind]
-        files.append(SealedFile(kind, data, media_type, extension))
-    return files
+    audio = engine.render(score, sample_rate=SAMPLE_RATE) if set(job.formats) & set(AUDIO_FORMATS) else None
+    return score, audio
+
+
+def custom_assertions(job: Job, ledger: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Our reverse-DNS assertions: training manifest, gate decisions and the ledger checkpoint with proofs."""
+    manifest = job.model.manifest
+    decisions = list(GateDecision.objects.filter(job=job).order_by("id"))
+    return {
+        "training-manifest": {"merkle_root": manifest.merkle_root, "works": manifest.work_count,
+                              "leaf_format": manifest.leaf_format, "territory": manifest.territory,
+                              "ledger_index": manifest.ledger_index, "evaluated_at": manifest.evaluated_at.isoformat()},
+        "gate-decision": {"decisions": [
+            {"stage": d.stage, "allowed": d.allowed, "policy_version": d.policy_version,
+             "reasons": sorted({r["code"] for r in d.reasons}), "ledger_index": d.ledger_index,
+             "ledger_size": d.ledger_size, "decided_at": d.decided_at.isoformat()} for d in decisions],
+            "indemnified": job.indemnified},
+        "ledger": {"checkpoint": ledger["checkpoint"],
+                   "entries": [{k: e[k] for k in ("leaf_index", "entry_type", "leaf_hash", "inclusion_path")}
+                               for e in ledger["entries"]]},
+    }
+
+
+def manifest_facts(job: Job, *, media_type: str, watermark: dict[str, Any], seconds: float,
+                   ledger: dict[str, Any], terms: list[dict[str, Any]]) -> Any:
+    """Everything the output's manifest states (provenance.credentials.ManifestFacts)."""
+    from provenance.credentials import ManifestFacts
+
+    model = job.model
+    return ManifestFacts(
+        title=f"Clearcue cue, job {job.pk}",
+        media_type=media_type,
+        created_at=job.updated_at.isoformat(),
+        software_agent={"name": "Clearcue", "version": clearcue_version()},
+        model={"slug": model.slug, "name": model.name, "version": model.version, "engine": model.engine,
+               "model_card_sha256": _digest(model.model_card), "checkpoint_sha256": model.checkpoint_sha256},
+        prompt={"text": job.description, "sha256": hashlib.sha256(job.description.encode()).hexdigest()},
+        soft_binding={"alg": watermark["alg"], "value": watermark["binding_value"], "start_ms": 0,
+                      "end_ms": round(seconds * 1000)},
+        license_terms=terms,
+        custom=custom_assertions(job, ledger),
+    )
 
 
 def seal_step(job: Job, token: str) -> None:
-    """Render the draft, seal and store the outputs, and complete the job (while the claim holds)."""
+    """Render, watermark, sign and store the outputs, and complete the job (while the claim holds)."""
+    from generation.engines import export
+    from licensing.actions import do_publish_checkpoint
+    from provenance import backends, credentials, media
+    from provenance.actions import SignedCredential, credential_recorder, do_allocate_payload
+    from provenance.evidence import ledger_evidence, license_terms
+    from provenance.watermark import binding_value
+
+    score, audio = render(job)
     seal: dict[str, Any] = {"version": SEAL_VERSION, "binding": "sha256", "sample_rate": SAMPLE_RATE}
-    do_complete_job(job, token, render_files(job), seal=seal, actor=Actor.system("seal"))
+    files: list[SealedFile] = []
+    signed: dict[str, SignedCredential] = {}
+    payload = None
+    if audio is not None:
+        marker = backends.watermarker()
+        identity = backends.signing_identity()  # fail before allocating anything if we cannot sign
+        payload = do_allocate_payload(job, alg=marker.alg, bits=marker.payload_bits,
+                                      key_id=backends.active_key_id(marker), actor=ACTOR)
+        marked = marker.embed(audio, SAMPLE_RATE, payload.value)
+        seconds = len(marked) / SAMPLE_RATE
+        checkpoint = do_publish_checkpoint(actor=ACTOR)  # covers the job's entries so far
+        ledger = ledger_evidence(job, checkpoint)
+        terms = license_terms(job)
+        watermark = {"alg": payload.alg, "value": payload.value, "binding_value": binding_value(payload.value),
+                     "key_id": payload.key_id, "serial": payload.serial, "ledger_index": payload.ledger_index}
+        seal.update(binding="sha256+c2pa+watermark", watermark=watermark, checkpoint=checkpoint.tree_size,
+                    credentials={})
+        for kind in sorted(set(job.formats) & set(AUDIO_FORMATS)):
+            media_type, extension = MEDIA_TYPES[kind]
+            facts = manifest_facts(job, media_type=media_type, watermark=watermark, seconds=seconds, ledger=ledger,
+                                   terms=terms)
+            manifest = credentials.build_manifest(facts)
+            result = credentials.sign(media.encode(marked, SAMPLE_RATE, kind), media_type, manifest, identity)
+            files.append(SealedFile(kind, result.data, media_type, extension))
+            signed[kind] = SignedCredential(result.manifest_id, media_type, result.manifest_store,
+                                            identity.subject, _summary(facts))
+            seal["credentials"][kind] = result.manifest_id
+    for kind in sorted(set(job.formats) - set(AUDIO_FORMATS)):
+        media_type, extension = MEDIA_TYPES[kind]
+        data = export.to_midi(score) if kind == "midi" else export.to_musicxml(score)
+        files.append(SealedFile(kind, data, media_type, extension))
+    do_complete_job(job, token, files, seal=seal, actor=ACTOR, on_outputs=credential_recorder(signed, payload))
+
+
+def _summary(facts: Any) -> dict[str, Any]:
+    """The compact statement kept with the credential (what the verifier shows for a stripped copy)."""
+    return {"title": facts.title, "media_type": facts.media_type, "created_at": facts.created_at,
+            "generator": facts.software_agent, "model": facts.model, "prompt_sha256": facts.prompt["sha256"],
+            "soft_binding": facts.soft_binding, "license_terms": facts.license_terms,
+            "training_mining": "notAllowed", "custom": {k: v for k, v in facts.custom.items() if k != "ledger"}}
 
 
 def seal_job(job_id: int) -> str:

@@ -41,6 +41,33 @@ def _fresh_cache() -> None:
     cache.clear()
 
 
+@pytest.fixture(scope="session")
+def sealing_material(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """A development C2PA PKI and a watermark key for the whole session, configured in this process's settings;
+    returns the environment a worker process needs to use the same material."""
+    from django.conf import settings
+
+    from provenance import backends, pki
+    from provenance.backends import new_watermark_key
+
+    directory = tmp_path_factory.mktemp("sealing")
+    files = pki.create_dev_pki(directory / "pki", organization="Clearcue Tests")
+    new_watermark_key(directory / "watermark.keys")
+    keys = (directory / "watermark.keys").read_text(encoding="utf-8").strip()
+    settings.CLEARCUE_PKI_DIR = files.directory
+    settings.C2PA_CERT_CHAIN_PATH = files.chain
+    settings.C2PA_SIGNING_KEY_PATH = files.signer_key
+    settings.C2PA_TRUST_ANCHORS_PATH = files.root_cert
+    settings.WATERMARK_KEYS = keys
+    backends.reset()
+    return {"CLEARCUE_PKI_DIR": str(files.directory), "CLEARCUE_WATERMARK_KEYS": keys}
+
+
+@pytest.fixture(autouse=True)
+def _sealing(sealing_material: dict[str, str]) -> None:
+    """Every test can seal: the session's PKI and watermark key are configured (tests that need none ignore it)."""
+
+
 @pytest.fixture(autouse=True)
 def _tasks_in_process(request: pytest.FixtureRequest):
     """Tasks enqueued by the code under test run in-process, unless the test starts a real worker

@@ -6,7 +6,7 @@ from typing import Any
 
 from rest_framework import serializers
 
-from generation.actions import OUTPUT_FORMATS
+from generation.actions import DEFAULT_FORMATS, OUTPUT_FORMATS
 from generation.models import (
     Entitlement,
     GateDecision,
@@ -33,7 +33,7 @@ class JobCreateSerializer(serializers.Serializer[Any]):
     params = serializers.DictField(required=False, default=dict, help_text="Plan parameters: duration, tempo, key, "
                                    "mode, meter, intensity, instruments, hit_points, mood.")
     formats = serializers.ListField(child=serializers.ChoiceField(choices=list(OUTPUT_FORMATS)), required=False,
-                                    default=lambda: list(OUTPUT_FORMATS))
+                                    default=lambda: list(DEFAULT_FORMATS))
     seed = serializers.IntegerField(required=False, allow_null=True, default=None, min_value=0, max_value=2**31)
     organization = serializers.SlugField(required=False, allow_blank=True, default="",
                                          help_text="Only when you are a client of several organizations.")

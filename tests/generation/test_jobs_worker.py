@@ -27,14 +27,25 @@ def world(operator_org, org_a, org_b, settings, ledger_key):
     return studio.build(operator_org, org_a, org_b)
 
 
+@pytest.fixture(autouse=True)
+def _worker_keys(ledger_key, sealing_material):
+    """Workers sign checkpoints and seal with this test's ledger key and the session's sealing material."""
+    WORKER_KEYS.update({"CLEARCUE_LEDGER_SIGNING_KEY": ledger_key[0], **sealing_material})
+    yield
+    WORKER_KEYS.clear()
+
+
 @pytest.fixture
 def data_dir(settings):
     """The workers share this process's data directory: media (checkpoints, outputs) and the melody cache."""
     return settings.DATA_DIR
 
 
+WORKER_KEYS: dict[str, str] = {}
+
+
 def worker_env(data_dir, claim_seconds: int = 300) -> dict[str, str]:
-    return {"CLEARCUE_DATA_DIR": str(data_dir), "CLEARCUE_JOB_CLAIM_SECONDS": str(claim_seconds)}
+    return {"CLEARCUE_DATA_DIR": str(data_dir), "CLEARCUE_JOB_CLAIM_SECONDS": str(claim_seconds), **WORKER_KEYS}
 
 
 def post(persona, body, key):
