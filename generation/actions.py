@@ -210,6 +210,10 @@ def do_grant_entitlement(*, organization: Organization, reference: str, territor
 AUDIO_FORMATS = ("wav", "flac", "mp3", "m4a")
 OUTPUT_FORMATS = (*AUDIO_FORMATS, "midi", "musicxml")
 DEFAULT_FORMATS = ("wav", "midi", "musicxml")
+# What the client lets others do with the output, stated in its manifest's training-mining assertions (CAWG
+# uses); every use not named is `notAllowed`.
+TRAINING_MINING_USES = ("data_mining", "ai_inference", "ai_generative_training", "ai_training")
+TRAINING_MINING_CHOICES = ("allowed", "notAllowed")
 CLAIM_SECONDS_DEFAULT = 300
 
 
@@ -225,12 +229,16 @@ class JobRequest:
     params: dict[str, Any] = dc_field(default_factory=dict)
     formats: tuple[str, ...] = DEFAULT_FORMATS
     seed: int | None = None
+    training_mining: dict[str, str] = dc_field(default_factory=dict)
 
     def canonical(self) -> dict[str, Any]:
         """The body idempotency keys compare: sorted, normalized."""
-        return {"description": self.description, "model": self.model, "territory": self.territory.upper(),
+        body = {"description": self.description, "model": self.model, "territory": self.territory.upper(),
                 "use": self.use, "style_tags": sorted(set(self.style_tags)), "params": self.params,
                 "formats": sorted(set(self.formats)), "seed": self.seed}
+        if self.training_mining:  # only when given, so bodies without it keep their digest
+            body["training_mining"] = dict(sorted(self.training_mining.items()))
+        return body
 
 
 def _resolve_model(slug: str) -> GenerationModel:
@@ -262,6 +270,12 @@ def _check_request(request: JobRequest) -> tuple[GenerationModel, str]:
                           details={"unknown": unknown})
     if not request.description.strip():
         raise DomainError("empty_description", "Describe the scene the cue is for.")
+    bad_uses = sorted(set(request.training_mining) - set(TRAINING_MINING_USES))
+    bad_choices = sorted({c for c in request.training_mining.values() if c not in TRAINING_MINING_CHOICES})
+    if bad_uses or bad_choices:
+        raise DomainError("invalid_training_mining", f"training_mining maps {', '.join(TRAINING_MINING_USES)} to "
+                          f"{' or '.join(TRAINING_MINING_CHOICES)}.",
+                          details={"uses": bad_uses, "choices": bad_choices})
     try:
         params = PlanParams.from_dict({**request.params, "style_tags": list(request.style_tags)})
         plan_cue(request.description, params)  # pure: the same validation the engine applies, before storing
@@ -296,10 +310,12 @@ def do_submit_job(request: JobRequest, *, organization: Organization, user: User
                 description=request.description, params=request.params, model=model,
                 style_tags=sorted(set(request.style_tags)), territory=territory, use=request.use,
                 formats=sorted(set(request.formats)), seed=seed, state=JobState.SUBMITTED, progress=0,
-                steps={}, created_at=now, updated_at=now)
+                training_mining=dict(sorted(request.training_mining.items())), steps={}, created_at=now,
+                updated_at=now)
             plan.add(EntryDraft(EntryType.JOB_SUBMITTED, {
                 "job_id": job.pk, "organization_id": organization.pk, "request_sha256": digest, "model": model.slug,
                 "territory": territory, "use": request.use, "style_tags": job.style_tags, "formats": job.formats,
+                "training_mining": job.training_mining,
             }, "job", str(job.pk)))
             plan.commit(actor=actor)
             transaction.on_commit(lambda: _enqueue_generate(job.pk))

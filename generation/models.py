@@ -260,7 +260,8 @@ class Job(models.Model):
     style_tags = models.JSONField(default=list)
     territory = models.CharField(max_length=8)
     use = models.CharField(max_length=16, choices=JobUse.choices)
-    formats = models.JSONField(default=list)  # wav, midi, musicxml
+    formats = models.JSONField(default=list)  # wav, flac, mp3, m4a, midi, musicxml
+    training_mining = models.JSONField(default=dict, blank=True)  # uses the client allows others ({} = none)
     seed = models.BigIntegerField()
     state = models.CharField(max_length=16, choices=JobState.choices, default=JobState.SUBMITTED)
     claim_token = models.CharField(max_length=32, blank=True)

@@ -92,6 +92,7 @@ def manifest_facts(job: Job, *, media_type: str, watermark: dict[str, Any], seco
         prompt={"text": job.description, "sha256": hashlib.sha256(job.description.encode()).hexdigest()},
         soft_binding={"alg": watermark["alg"], "value": watermark["binding_value"], "start_ms": 0,
                       "end_ms": round(seconds * 1000)},
+        training_mining=dict(job.training_mining),
         license_terms=terms,
         custom=custom_assertions(job, ledger),
     )
@@ -147,7 +148,8 @@ def _summary(facts: Any) -> dict[str, Any]:
     return {"title": facts.title, "media_type": facts.media_type, "created_at": facts.created_at,
             "generator": facts.software_agent, "model": facts.model, "prompt_sha256": facts.prompt["sha256"],
             "soft_binding": facts.soft_binding, "license_terms": facts.license_terms,
-            "training_mining": "notAllowed", "custom": {k: v for k, v in facts.custom.items() if k != "ledger"}}
+            "training_mining": dict(facts.training_mining),
+            "custom": {k: v for k, v in facts.custom.items() if k != "ledger"}}
 
 
 def seal_job(job_id: int) -> str:

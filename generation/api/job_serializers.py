@@ -35,6 +35,11 @@ class JobCreateSerializer(serializers.Serializer[Any]):
     formats = serializers.ListField(child=serializers.ChoiceField(choices=list(OUTPUT_FORMATS)), required=False,
                                     default=lambda: list(DEFAULT_FORMATS))
     seed = serializers.IntegerField(required=False, allow_null=True, default=None, min_value=0, max_value=2**31)
+    training_mining = serializers.DictField(
+        child=serializers.CharField(), required=False, default=dict,
+        help_text="What others may do with the output, stated in its Content Credentials: data_mining, "
+                  "ai_inference, ai_generative_training, ai_training -> allowed | notAllowed "
+                  "(default: all notAllowed).")
     organization = serializers.SlugField(required=False, allow_blank=True, default="",
                                          help_text="Only when you are a client of several organizations.")
 
@@ -54,10 +59,15 @@ class JobOutputSerializer(serializers.ModelSerializer[JobOutput]):
     """A sealed output and where to download it."""
 
     url = serializers.SerializerMethodField()
+    manifest_id = serializers.SerializerMethodField(help_text="The C2PA manifest signed into the file (audio only).")
 
     class Meta:
         model = JobOutput
-        fields = ["kind", "media_type", "sha256", "size", "created_at", "ledger_index", "url"]
+        fields = ["kind", "media_type", "sha256", "size", "created_at", "ledger_index", "manifest_id", "url"]
+
+    def get_manifest_id(self, output: JobOutput) -> str | None:
+        credential = getattr(output, "credential", None)  # reverse one-to-one: absent for MIDI and MusicXML
+        return credential.manifest_id if credential is not None else None
 
     def get_url(self, output: JobOutput) -> str:
         request = self.context.get("request")
@@ -77,8 +87,8 @@ class JobSerializer(serializers.ModelSerializer[Job]):
         model = Job
         fields = ["id", "organization", "idempotency_key", "state", "outcome_code", "outcome_message",
                   "outcome_details", "progress", "steps", "description", "params", "model", "style_tags",
-                  "territory", "use", "formats", "seed", "indemnified", "plan", "decisions", "outputs",
-                  "created_at", "updated_at", "finished_at"]
+                  "territory", "use", "formats", "seed", "training_mining", "indemnified", "plan", "decisions",
+                  "outputs", "created_at", "updated_at", "finished_at"]
 
     def get_outputs(self, job: Job) -> list[dict[str, Any]]:
         if job.state != "completed":  # unsealed audio is never offered

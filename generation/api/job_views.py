@@ -57,7 +57,7 @@ class JobViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet[Job]):
 
     def get_queryset(self) -> QuerySet[Job]:
         queryset = Job.objects.select_related("model", "organization").prefetch_related(
-            "decisions__model", "outputs").order_by("-id")
+            "decisions__model", "outputs__credential").order_by("-id")
         return scope_queryset(queryset, principal_for(self.request))
 
     @extend_schema(request=s.JobCreateSerializer, responses={201: s.JobSerializer, 200: s.JobSerializer},
@@ -71,7 +71,7 @@ class JobViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet[Job]):
         job_request = actions.JobRequest(
             description=data["description"], model=data["model"], territory=data["territory"], use=data["use"],
             style_tags=tuple(data["style_tags"]), params=dict(data["params"]), formats=tuple(data["formats"]),
-            seed=data["seed"])
+            seed=data["seed"], training_mining=dict(data["training_mining"]))
         job, created = actions.do_submit_job(job_request, organization=org, user=request.user,
                                              idempotency_key=request.headers.get("Idempotency-Key", ""),
                                              actor=Actor.of(request.user, org))

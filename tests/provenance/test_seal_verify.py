@@ -38,7 +38,8 @@ def sealed(operator_org, org_a, org_b, settings, tmp_path, ledger_key, data_dir,
     settings.MEDIA_ROOT = str(tmp_path / "media")
     settings.DATA_DIR = data_dir
     world = studio.build(operator_org, org_a, org_b)
-    body = studio.request(world.model, formats=FORMATS, params={"duration": 12})
+    body = studio.request(world.model, formats=FORMATS, params={"duration": 12},
+                          training_mining={"ai_inference": "allowed"})
     with django_capture_on_commit_callbacks(execute=True):
         response = client_a.api.post("/api/v1/jobs/", body, format="json", HTTP_IDEMPOTENCY_KEY="seal-1")
     job = Job.objects.get(pk=response.json()["id"])
@@ -75,7 +76,8 @@ def test_every_audio_output_is_watermarked_signed_and_bound_in_the_ledger(sealed
         report = credentials.read(files[kind], outputs[kind].media_type, trust_anchors())
         assert report.state == "Trusted", (kind, report.codes)
         assert report.manifest_id == credential.manifest_id
-        assert report.training_mining()["ai_generative_training"] == "notAllowed"
+        assert report.training_mining() == {"data_mining": "notAllowed", "ai_inference": "allowed",
+                                            "ai_generative_training": "notAllowed", "ai_training": "notAllowed"}
         assert report.assertion("c2pa.training-mining") and report.assertion("cawg.training-mining")
         binding = report.assertion("c2pa.soft-binding")
         assert binding["alg"] == payload.alg and binding["blocks"][0]["value"] == binding_value(payload.value)
@@ -297,3 +299,16 @@ def test_a_job_that_cannot_be_watermarked_fails_closed_and_releases_nothing(
     assert job.state == JobState.FAILED and job.outcome_code == "watermark_key_missing"
     assert not JobOutput.objects.filter(job=job).exists() and not WatermarkPayload.objects.filter(job=job).exists()
     assert client_a.api.get(f"/api/v1/jobs/{job.pk}/outputs/wav/").status_code == 409
+
+
+def test_training_mining_choices_are_validated_before_anything_is_stored(sealed, client_a):
+    job, _, _ = sealed
+    body = studio.request(job.model, training_mining={"ai_training": "maybe", "scraping": "allowed"})
+    response = client_a.api.post("/api/v1/jobs/", body, format="json", HTTP_IDEMPOTENCY_KEY="tm-bad")
+    assert response.status_code == 400 and response.json()["error"]["code"] == "invalid_training_mining"
+    assert response.json()["error"]["details"] == {"uses": ["scraping"], "choices": ["maybe"]}
+    assert not Job.objects.filter(idempotency_key="tm-bad").exists()
+    listed = client_a.api.get(f"/api/v1/jobs/{job.pk}/").json()
+    assert listed["training_mining"] == {"ai_inference": "allowed"}
+    assert {o["kind"]: bool(o["manifest_id"]) for o in listed["outputs"]} == {
+        "wav": True, "flac": True, "mp3": True, "m4a": True, "midi": False}
