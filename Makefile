@@ -23,8 +23,10 @@ demo: venv migrate
 
 ## 2. The whole test suite (PostgreSQL when DATABASE_URL is set, SQLite otherwise), after the linter.
 test: venv lint typecheck
-	@scripts/ensure_fluidsynth.sh
-	@scripts/ensure_ffmpeg.sh
+	@# FluidSynth (with its General MIDI SoundFont) renders cues in its tests; ffmpeg encodes MP3/M4A deliverables
+	@# and decodes compressed uploads for verification.
+	@scripts/ensure_debian_package.sh fluidsynth fluidsynth "the FluidSynth renderer tests"
+	@scripts/ensure_debian_package.sh ffmpeg ffmpeg "MP3/M4A sealing and verification of compressed uploads"
 	$(PY) -m pytest
 
 lint: venv

@@ -8,8 +8,8 @@ Music: 60-s cues planned, composed and rendered by the reference composer (scene
 generation/engines/reference/scenes.json, one cue per trial, 48 kHz stereo). Each trial embeds a random payload
 with the active of two configured keys (the other is a retired key: detection tries both), then applies every
 attack to the marked cue *and* to the unmarked original, and runs detection on both. Attacks use ffmpeg
-(scripts/ensure_ffmpeg.sh) for the codecs, the resamplers and the time-stretch, and espeak-ng, when installed, for
-the dialogue that is mixed in (otherwise dialogue-like formant bursts).
+(Debian ffmpeg, which make test installs) for the codecs, the resamplers and the time-stretch, and espeak-ng,
+when installed, for the dialogue that is mixed in (otherwise dialogue-like formant bursts).
 
 Unmarked set (false positives): at least `--unmarked` clips: excerpts (10-60 s) of other rendered cues, some after
 MP3 64 kbps, white/pink/brown noise, tones and chords, sweeps, speech, near-silence, and cues marked with a key that
@@ -342,7 +342,7 @@ def main() -> None:
     if args.quick:
         args.trials, args.unmarked = min(args.trials, 10), min(args.unmarked, 100)
     if not shutil.which(FFMPEG):
-        sys.exit("ffmpeg is needed for the codec and resampling attacks: run scripts/ensure_ffmpeg.sh")
+        sys.exit("ffmpeg is needed for the codec and resampling attacks: run Debian ffmpeg, which make test installs")
     started = time.perf_counter()
     rng = np.random.default_rng(args.seed)
     marker = KeyedWatermarker(KEYS, ACTIVE)

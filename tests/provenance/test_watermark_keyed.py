@@ -2,7 +2,7 @@
 
 Pure tests (no database) on music rendered by the built-in synthesizer. Robustness to codecs, noise and mixing at
 scale, and speed, are measured by `scripts/bench_watermark.py` (see provenance/WATERMARK.md); here one MP3 round trip
-runs when ffmpeg is installed (scripts/ensure_ffmpeg.sh).
+runs when ffmpeg is installed (Debian ffmpeg, which make test installs).
 """
 
 from __future__ import annotations
@@ -149,7 +149,7 @@ def test_gain_noise_and_a_mono_downmix_keep_the_payload(marked: np.ndarray, mark
         assert found.detected and found.payload == PAYLOAD
 
 
-@pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg not installed (scripts/ensure_ffmpeg.sh)")
+@pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg not installed (make test installs it)")
 def test_an_mp3_at_64_kbps_keeps_the_payload(marked: np.ndarray, marker: KeyedWatermarker) -> None:
     ffmpeg = shutil.which("ffmpeg") or "ffmpeg"
     raw = np.ascontiguousarray(marked, dtype="<f4").tobytes()
