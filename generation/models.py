@@ -354,6 +354,9 @@ class JobOutput(models.Model):
         ordering = ["job_id", "kind"]
         triggers = APPEND_ONLY_TRIGGERS
         constraints = [models.UniqueConstraint(fields=["job", "kind"], name="generation_output_kind")]
+        # Verification looks uploads up by their digest. An index, not db_index: altering the field would make
+        # SQLite rebuild the table and lose its append-only triggers.
+        indexes = [models.Index(fields=["sha256"], name="generation_output_sha256")]
 
     def __str__(self) -> str:
         return f"{self.kind} of job {self.job_id}"
