@@ -10,6 +10,7 @@ MusicXML cannot carry a watermark or an embedded manifest: the `output.sealed` e
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from importlib import metadata
@@ -121,15 +122,16 @@ def seal_step(job: Job, token: str) -> None:
         seconds = len(marked) / SAMPLE_RATE
         checkpoint = do_publish_checkpoint(actor=ACTOR)  # covers the job's entries so far
         ledger = ledger_evidence(job, checkpoint)
-        terms = license_terms(job)
         watermark = {"alg": payload.alg, "value": payload.value, "binding_value": binding_value(payload.value),
                      "key_id": payload.key_id, "serial": payload.serial, "ledger_index": payload.ledger_index}
         seal.update(binding="sha256+c2pa+watermark", watermark=watermark, checkpoint=checkpoint.tree_size,
                     credentials={})
+        # One statement for every format (read once); only the media type differs between the manifests.
+        common = manifest_facts(job, media_type="audio/wav", watermark=watermark, seconds=seconds, ledger=ledger,
+                                terms=license_terms(job))
         for kind in sorted(set(job.formats) & set(AUDIO_FORMATS)):
             media_type, extension = MEDIA_TYPES[kind]
-            facts = manifest_facts(job, media_type=media_type, watermark=watermark, seconds=seconds, ledger=ledger,
-                                   terms=terms)
+            facts = dataclasses.replace(common, media_type=media_type)
             manifest = credentials.build_manifest(facts)
             result = credentials.sign(media.encode(marked, SAMPLE_RATE, kind), media_type, manifest, identity)
             files.append(SealedFile(kind, result.data, media_type, extension))

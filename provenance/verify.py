@@ -43,11 +43,6 @@ class Resolution:
     conflict: bool = False  # manifest and watermark point at different jobs
 
 
-def _media_error(error: Exception) -> DomainError:
-    return DomainError(getattr(error, "code", "undecodable_media"), getattr(error, "message", str(error)),
-                       status=int(getattr(error, "status", 422)))
-
-
 def read_credentials(data: bytes, media_type: str) -> dict[str, Any]:
     """The C2PA state of the file (never raises for bad content: an unreadable manifest is reported)."""
     from provenance import credentials
@@ -73,7 +68,7 @@ def detect_watermark(data: bytes) -> tuple[dict[str, Any], float]:
     try:
         decoded = media.decode(data, max_seconds=float(settings.VERIFY_MAX_SECONDS))
     except media.MediaError as error:
-        raise _media_error(error) from error
+        raise DomainError(error.code, error.message, status=error.status) from error
     detection = watermarker().detect(decoded.audio, decoded.sample_rate)
     return ({"alg": detection.alg, "detected": detection.detected,
              "payload": detection.payload if detection.detected else None,
@@ -82,10 +77,9 @@ def detect_watermark(data: bytes) -> tuple[dict[str, Any], float]:
              "key_id": detection.key_id if detection.detected else None}, decoded.seconds)
 
 
-def resolve(data: bytes, manifest_id: str | None, watermark: dict[str, Any]) -> Resolution:
-    """Find the sealed output: exact bytes first, then the manifest id, then the watermark payload."""
+def resolve(digest: str, manifest_id: str | None, watermark: dict[str, Any]) -> Resolution:
+    """Find the sealed output: exact bytes (their SHA-256) first, then the manifest id, then the watermark."""
     found = Resolution()
-    digest = hashlib.sha256(data).hexdigest()
     exact = JobOutput.objects.filter(sha256=digest).select_related("job").first()
     credential = (Credential.objects.filter(manifest_id=manifest_id).select_related("output__job").first()
                   if manifest_id else None)
@@ -145,10 +139,11 @@ def verify_upload(data: bytes, *, principal: Principal) -> dict[str, Any]:
                           "M4A/AAC, Ogg, AIFF).", status=415)
     c2pa = read_credentials(data, media_type)
     watermark, seconds = detect_watermark(data)
-    found = resolve(data, c2pa.get("manifest_id"), watermark)
+    digest = hashlib.sha256(data).hexdigest()
+    found = resolve(digest, c2pa.get("manifest_id"), watermark)
     report: dict[str, Any] = {
         "media_type": media_type, "size": len(data), "seconds": round(seconds, 3),
-        "sha256": hashlib.sha256(data).hexdigest(),
+        "sha256": digest,
         "c2pa": c2pa,
         "watermark": {k: v for k, v in watermark.items() if k not in ("payload", "key_id")},
         "clearcue_output": found.job is not None,
