@@ -241,6 +241,7 @@ CELERY_TASK_ROUTES = {
     "licensing.ledger.*": {"queue": "ledger"},
     "generation.*": {"queue": "generate"},
     "provenance.seal.*": {"queue": "seal"},
+    "provenance.impact.*": {"queue": "default"},
 }
 CELERY_TASK_SOFT_TIME_LIMIT = env.int("CLEARCUE_TASK_SOFT_TIME_LIMIT", 600, minimum=1)
 CELERY_TASK_TIME_LIMIT = env.int("CLEARCUE_TASK_TIME_LIMIT", 660, minimum=1)
@@ -267,6 +268,7 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "requeue-stale-imports": {"task": "licensing.ingest.requeue_stale_imports", "schedule": 120.0},
     "requeue-stalled-jobs": {"task": "generation.jobs.requeue_stalled", "schedule": 30.0},
     "clearance-catch-up": {"task": "generation.clearance.catch_up", "schedule": 60.0},
+    "impact-reports": {"task": "provenance.impact.report_changes", "schedule": 60.0},
 }
 
 # --- Catalog ------------------------------------------------------------------------------------------

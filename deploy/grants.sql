@@ -22,7 +22,9 @@ WHERE schemaname = 'public'
                         'licensing_optout', 'licensing_optoutwithdrawal',
                         'generation_trainingmanifest', 'generation_manifestentry', 'generation_generationmodel',
                         'generation_gatepolicy', 'generation_entitlement', 'generation_gatedecision',
-                        'generation_joboutput', 'provenance_watermarkpayload', 'provenance_credential')
+                        'generation_joboutput', 'provenance_watermarkpayload', 'provenance_credential',
+                        'provenance_traininggraph', 'provenance_licensegraph', 'provenance_stylelicense',
+                        'provenance_attribution', 'provenance_attributionwork', 'provenance_impactreport')
 \gexec
 GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA public TO :"app_role";
 
@@ -47,5 +49,10 @@ GRANT SELECT, INSERT ON TABLE generation_gatepolicy, generation_entitlement, gen
 -- Watermark payloads and signed manifests: embedded in published files, so never edited.
 REVOKE ALL ON TABLE provenance_watermarkpayload, provenance_credential FROM :"app_role";
 GRANT SELECT, INSERT ON TABLE provenance_watermarkpayload, provenance_credential TO :"app_role";
+-- License-chain graphs, attributions and impact reports: what a sealed manifest and a statement rest on.
+REVOKE ALL ON TABLE provenance_traininggraph, provenance_licensegraph, provenance_stylelicense,
+    provenance_attribution, provenance_attributionwork, provenance_impactreport FROM :"app_role";
+GRANT SELECT, INSERT ON TABLE provenance_traininggraph, provenance_licensegraph, provenance_stylelicense,
+    provenance_attribution, provenance_attributionwork, provenance_impactreport TO :"app_role";
 -- The log head is the one mutable ledger row (its size and root are re-derivable from the entries).
 GRANT SELECT, INSERT, UPDATE ON TABLE licensing_ledgerhead TO :"app_role";

@@ -247,6 +247,45 @@ def _advance(cursor: ClearanceCursor, size: int, moment: datetime) -> None:
     cursor.save(update_fields=["size", "time", "next_event", "updated_at"])
 
 
+def works_of_licenses(license_ids: Iterable[int]) -> set[int]:
+    """Works within the scope of any of the licenses (listed works, the holder's works, the collection's works)."""
+    works: set[int] = set()
+    for lic in License.objects.filter(pk__in=license_ids).values("pk", "scope", "scope_party_id",
+                                                                  "scope_collection_id"):
+        if lic["scope"] == "works":
+            works |= set(LicenseWork.objects.filter(license_id=lic["pk"]).values_list("work_id", flat=True))
+        elif lic["scope"] == "party":
+            works |= set(Work.objects.filter(rights_holder_id=lic["scope_party_id"]).values_list("pk", flat=True))
+        else:
+            works |= set(Work.objects.filter(collection_id=lic["scope_collection_id"]).values_list("pk", flat=True))
+    return works
+
+
+def works_of_optouts(optout_ids: Iterable[int]) -> set[int]:
+    """Works whose subject matches any of the opt-outs (the work, its holder or a credited party, a creator
+    name, an ISCC code of its asset, an identifier)."""
+    works: set[int] = set()
+    for opt in OptOut.objects.filter(pk__in=optout_ids).values("subject_kind", "subject_work_id", "subject_party_id",
+                                                                "subject_value"):
+        kind, value = opt["subject_kind"], opt["subject_value"]
+        if kind == "work":
+            works.add(opt["subject_work_id"])
+        elif kind == "party":
+            works |= set(Work.objects.filter(rights_holder_id=opt["subject_party_id"]).values_list("pk", flat=True))
+            works |= set(WorkCreator.objects.filter(party_id=opt["subject_party_id"])
+                         .values_list("work_id", flat=True))
+        elif kind == "creator_name":
+            works |= set(WorkCreator.objects.filter(name_normalized=value).values_list("work_id", flat=True))
+        elif kind == "iscc":
+            for column in ("iscc_code", "iscc_data", "iscc_instance"):
+                works |= set(Work.objects.filter(**{column: value}).values_list("pk", flat=True))
+        elif kind == "identifier":
+            scheme, _, ident = value.partition(":")
+            works |= set(WorkIdentifier.objects.filter(scheme=scheme, value=ident).values_list("work_id", flat=True))
+    works.discard(None)  # type: ignore[arg-type]
+    return works
+
+
 def _affected_works(size: int, head: int, t0: datetime, t1: datetime, *, clock: bool) -> set[int]:
     """Works whose clearance may have changed through the ledger entries in [size, head) or, when `clock`, the
     effective times passed in (t0, t1]. Only the kinds of change present in the range are looked up."""
@@ -281,31 +320,7 @@ def _affected_works(size: int, head: int, t0: datetime, t1: datetime, *, clock: 
                            .values_list("pk", flat=True))
         license_ids |= set(LicenseRevocation.objects.filter(effective_at__gt=t0, effective_at__lte=t1)
                            .values_list("license_id", flat=True))
-    for lic in License.objects.filter(pk__in=license_ids).values("pk", "scope", "scope_party_id",
-                                                                  "scope_collection_id"):
-        if lic["scope"] == "works":
-            works |= set(LicenseWork.objects.filter(license_id=lic["pk"]).values_list("work_id", flat=True))
-        elif lic["scope"] == "party":
-            works |= set(Work.objects.filter(rights_holder_id=lic["scope_party_id"]).values_list("pk", flat=True))
-        else:
-            works |= set(Work.objects.filter(collection_id=lic["scope_collection_id"]).values_list("pk", flat=True))
-    for opt in OptOut.objects.filter(pk__in=optout_ids).values("subject_kind", "subject_work_id", "subject_party_id",
-                                                                "subject_value"):
-        kind, value = opt["subject_kind"], opt["subject_value"]
-        if kind == "work":
-            works.add(opt["subject_work_id"])
-        elif kind == "party":
-            works |= set(Work.objects.filter(rights_holder_id=opt["subject_party_id"]).values_list("pk", flat=True))
-            works |= set(WorkCreator.objects.filter(party_id=opt["subject_party_id"])
-                         .values_list("work_id", flat=True))
-        elif kind == "creator_name":
-            works |= set(WorkCreator.objects.filter(name_normalized=value).values_list("work_id", flat=True))
-        elif kind == "iscc":
-            for column in ("iscc_code", "iscc_data", "iscc_instance"):
-                works |= set(Work.objects.filter(**{column: value}).values_list("pk", flat=True))
-        elif kind == "identifier":
-            scheme, _, ident = value.partition(":")
-            works |= set(WorkIdentifier.objects.filter(scheme=scheme, value=ident).values_list("work_id", flat=True))
+    works |= works_of_licenses(license_ids) | works_of_optouts(optout_ids)
     works.discard(None)  # type: ignore[arg-type]
     return works
 

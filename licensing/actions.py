@@ -190,19 +190,22 @@ def do_publish_checkpoint(*, actor: Actor | None = None) -> Checkpoint:
 
 
 def _rights_changed() -> None:
-    """After commit, have every model's clearance state catch up with this change (generation.clearance).
+    """After commit, have every model's clearance state catch up with this change (generation.clearance) and
+    impact reports written for revocations and opt-outs (provenance.impact).
 
     Best effort: the gate also catches up before deciding, and beat runs the task every minute.
     """
     def enqueue() -> None:
         from generation.tasks import catch_up_clearance
+        from provenance.tasks import report_impact
 
-        try:
-            catch_up_clearance.delay()
-        except Exception:  # a broker outage must not turn a committed rights change into an error
-            import logging
+        for task in (catch_up_clearance, report_impact):
+            try:
+                task.delay()
+            except Exception:  # a broker outage must not turn a committed rights change into an error
+                import logging
 
-            logging.getLogger(__name__).exception("could not queue the clearance catch-up")
+                logging.getLogger(__name__).exception("could not queue %s", task.name)
 
     transaction.on_commit(enqueue)
 

@@ -43,6 +43,9 @@ class EntryType(models.TextChoices):
     JOB_SUBMITTED = "job.submitted"
     OUTPUT_SEALED = "output.sealed"
     WATERMARK_ALLOCATED = "watermark.allocated"
+    GRAPH_RECORDED = "graph.recorded"
+    ATTRIBUTION_RECORDED = "attribution.recorded"
+    IMPACT_REPORTED = "impact.reported"
     LEDGER_NOTE = "ledger.note"
 
 

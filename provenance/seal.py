@@ -58,11 +58,51 @@ def render(job: Job) -> tuple[Any, np.ndarray | None]:
     return score, audio
 
 
+def attribution_assertion(job: Job) -> dict[str, Any]:
+    """The style attribution as the manifest states it: top contributors, rights holders, digest of the full list."""
+    from provenance.actions import TOP_CONTRIBUTORS
+    from provenance.models import Attribution, AttributionWork
+
+    record = Attribution.objects.get(job=job)
+    rows = list(AttributionWork.objects.filter(attribution=record).select_related("holder", "license")
+                .order_by("-ppm", "id"))
+    keys = {c["work"]: c for c in record.document["contributions"]}
+    by_id = {row.work_id: row for row in rows}
+    from generation.training import work_key
+    from licensing.models import Work
+
+    names = {work_key(w): w.pk for w in Work.objects.filter(pk__in=list(by_id)).select_related("collection")}
+    holders: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        entry = holders.setdefault(row.holder.key, {"party": row.holder.key, "name": row.holder.name, "ppm": 0})
+        entry["ppm"] += row.ppm
+    top = []
+    for item in record.document["contributions"][:TOP_CONTRIBUTORS]:
+        row = by_id[names[item["work"]]]
+        top.append({"work": item["work"], "ppm": item["ppm"], "holder": row.holder.key, "license": row.license.key,
+                    "style_reference": item["style_reference"]})
+    return {"method": record.method, "digest": record.digest, "works": len(keys), "unit": "ppm", "top": top,
+            "holders": sorted(holders.values(), key=lambda h: (-h["ppm"], h["party"])),
+            "ledger_index": record.ledger_index}
+
+
+def graph_assertion(job: Job) -> dict[str, Any]:
+    """The license-chain graph as the manifest states it: digest, counts, training root, style subgraph."""
+    from provenance import graph as g
+    from provenance.models import LicenseGraph
+
+    record = LicenseGraph.objects.get(job=job)
+    return {**g.manifest_assertion(g.from_node_link(record.document)), "ledger_index": record.ledger_index}
+
+
 def custom_assertions(job: Job, ledger: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """Our reverse-DNS assertions: training manifest, gate decisions and the ledger checkpoint with proofs."""
+    """Our reverse-DNS assertions: training manifest, gate decisions, attribution, license-chain graph and the
+    ledger checkpoint with proofs."""
     manifest = job.model.manifest
     decisions = list(GateDecision.objects.filter(job=job).order_by("id"))
     return {
+        "attribution": attribution_assertion(job),
+        "license-graph": graph_assertion(job),
         "training-manifest": {"merkle_root": manifest.merkle_root, "works": manifest.work_count,
                               "leaf_format": manifest.leaf_format, "territory": manifest.territory,
                               "ledger_index": manifest.ledger_index, "evaluated_at": manifest.evaluated_at.isoformat()},
@@ -99,6 +139,22 @@ def manifest_facts(job: Job, *, media_type: str, watermark: dict[str, Any], seco
     )
 
 
+def record_chain(job: Job, payload: Any) -> tuple[Any, Any]:
+    """The job's license-chain graph and attribution, computed and ledgered once (a re-run reuses them)."""
+    from provenance import chain, influence
+    from provenance.actions import do_record_chain
+    from provenance.models import Attribution, LicenseGraph
+
+    existing = LicenseGraph.objects.filter(job=job).first()
+    if existing is not None:
+        return existing, Attribution.objects.get(job=job)
+    watermark = {} if payload is None else {"alg": payload.alg, "value": payload.value,
+                                            "ledger_index": payload.ledger_index}
+    graph, style_licenses = chain.output_graph(job, watermark)
+    return do_record_chain(job, graph=graph, style_licenses=style_licenses, attribution=influence.attribute_job(job),
+                           actor=ACTOR)
+
+
 def seal_step(job: Job, token: str) -> None:
     """Render, watermark, sign and store the outputs, and complete the job (while the claim holds)."""
     from generation.engines import export
@@ -118,6 +174,10 @@ def seal_step(job: Job, token: str) -> None:
         identity = backends.signing_identity()  # fail before allocating anything if we cannot sign
         payload = do_allocate_payload(job, alg=marker.alg, bits=marker.payload_bits,
                                       key_id=backends.active_key_id(marker), actor=ACTOR)
+    graph_record, attribution_record = record_chain(job, payload)
+    seal.update(graph=graph_record.digest, attribution=attribution_record.digest)
+    if audio is not None:
+        assert payload is not None
         marked = marker.embed(audio, SAMPLE_RATE, payload.value)
         seconds = len(marked) / SAMPLE_RATE
         checkpoint = do_publish_checkpoint(actor=ACTOR)  # covers the job's entries so far

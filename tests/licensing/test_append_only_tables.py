@@ -22,7 +22,9 @@ APPEND_ONLY = sorted((m for m in apps.get_models() if getattr(m._meta, "triggers
 def test_the_append_only_models_include_the_ledger_outputs_and_provenance_records():
     tables = {m._meta.db_table for m in APPEND_ONLY}
     assert {"licensing_ledgerentry", "generation_joboutput", "provenance_watermarkpayload",
-            "provenance_credential"} <= tables
+            "provenance_credential", "provenance_traininggraph", "provenance_licensegraph",
+            "provenance_stylelicense", "provenance_attribution", "provenance_attributionwork",
+            "provenance_impactreport"} <= tables
 
 
 @pytest.mark.parametrize("model", APPEND_ONLY, ids=lambda m: m._meta.db_table)
