@@ -1,11 +1,19 @@
-"""Read-only admin pages for watermark payloads and the credentials signed into sealed files."""
+"""Read-only admin pages: watermark payloads, credentials, license-chain graphs, attributions, impact reports."""
 
 from __future__ import annotations
 
 from django.contrib import admin
 
 from licensing.admin import ReadOnlyAdmin
-from provenance.models import Credential, WatermarkPayload
+from provenance.models import (
+    Attribution,
+    AttributionWork,
+    Credential,
+    ImpactReport,
+    LicenseGraph,
+    TrainingGraph,
+    WatermarkPayload,
+)
 
 
 @admin.register(WatermarkPayload)
@@ -32,3 +40,52 @@ class CredentialAdmin(ReadOnlyAdmin):
     raw_id_fields = ["output", "watermark"]
     exclude = ["store"]
     readonly_fields = ["store_sha256", "summary"]
+
+
+@admin.register(TrainingGraph)
+class TrainingGraphAdmin(ReadOnlyAdmin):
+    """Digests of training manifests' license-chain graphs (computed once per manifest)."""
+
+    list_display = ["manifest", "digest", "works", "licenses", "parties", "links", "seconds", "created_at"]
+
+
+@admin.register(LicenseGraph)
+class LicenseGraphAdmin(ReadOnlyAdmin):
+    """Output graphs of sealed jobs, as their manifests state them."""
+
+    list_display = ["job", "digest", "counts", "created_at", "ledger_index"]
+    search_fields = ["=job__id", "digest"]
+    raw_id_fields = ["job", "training"]
+
+
+class AttributionWorkInline(admin.TabularInline):  # type: ignore[type-arg]
+    model = AttributionWork
+    fields = ["work", "license", "holder", "ppm", "similarity_micro", "style_reference"]
+    readonly_fields = fields
+    raw_id_fields = ["work", "license", "holder"]
+    can_delete = False
+    extra = 0
+    ordering = ["-ppm"]
+
+    def has_add_permission(self, request: object, obj: object = None) -> bool:
+        return False
+
+
+@admin.register(Attribution)
+class AttributionAdmin(ReadOnlyAdmin):
+    """Influence distributions of sealed outputs over their models' training works (parts per million)."""
+
+    list_display = ["job", "method", "digest", "created_at", "ledger_index"]
+    list_filter = ["method"]
+    search_fields = ["=job__id", "digest"]
+    raw_id_fields = ["job"]
+    inlines = [AttributionWorkInline]
+
+
+@admin.register(ImpactReport)
+class ImpactReportAdmin(ReadOnlyAdmin):
+    """What each revocation and opt-out touched: models, jobs, outputs (written automatically)."""
+
+    list_display = ["created_at", "trigger_type", "trigger_index", "subject", "works", "models_count", "jobs",
+                    "outputs"]
+    list_filter = ["trigger_type"]
