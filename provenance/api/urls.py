@@ -2,7 +2,7 @@
 
 from django.urls import path, re_path
 
-from provenance.api import chain_views, views
+from provenance.api import chain_views, report_views, views
 
 urlpatterns = [
     re_path(r"^verify/?$", views.VerifyView.as_view(), name="verify"),
@@ -18,4 +18,7 @@ urlpatterns = [
     path("impact", chain_views.ImpactView.as_view(), name="impact"),
     path("impact-reports", chain_views.ImpactReportsView.as_view(), name="impact-reports"),
     path("royalty-statements", chain_views.RoyaltyStatementView.as_view(), name="royalty-statements"),
+    path("jobs/<int:pk>/audit-report", report_views.JobAuditReportView.as_view(), name="job-audit-report"),
+    path("models/<int:pk>/audit-report", report_views.ModelAuditReportView.as_view(), name="model-audit-report"),
+    path("compliance/dashboard", report_views.ComplianceDashboardView.as_view(), name="compliance-dashboard"),
 ]
