@@ -42,7 +42,8 @@ typecheck: venv
 		generation/engines/reference/plan.py generation/engines/reference/vocab.py generation/engines/reference/arrange.py \
 		generation/engines/reference/corpus.py generation/engines/reference/metrics.py generation/gate.py generation/names.py \
 		provenance/watermark.py provenance/watermark_keyed.py provenance/watermark_audioseal.py provenance/payloads.py \
-		provenance/indemnity.py provenance/pki.py provenance/credentials.py provenance/media.py
+		provenance/indemnity.py provenance/pki.py provenance/credentials.py provenance/media.py \
+		provenance/graph.py provenance/drawing.py provenance/attribution.py
 
 migrate: venv
 	$(PY) manage.py migrate --noinput

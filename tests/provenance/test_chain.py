@@ -101,6 +101,12 @@ def test_a_sealed_output_states_its_license_graph_and_attribution_as_recorded_in
     assert body["digest"] == attribution.digest
     assert AttributionWork.objects.filter(attribution=attribution).count() == len(body["contributions"])
 
+    # Generated with a style tag, the output credits that tag's works with most of its influence.
+    tagged = {w.pk for w in Work.objects.filter(tags__tag=tag)}
+    rows = AttributionWork.objects.filter(attribution=attribution)
+    assert sum(r.ppm for r in rows if r.work_id in tagged) > PPM // 2
+    assert all(r.work_id in tagged for r in rows if r.style_reference)
+
 
 def test_revoking_a_training_license_reports_the_affected_model_jobs_and_outputs(
         sealed, auditor, client_a, django_capture_on_commit_callbacks):
