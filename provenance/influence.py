@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import functools
 import multiprocessing
+import os
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +27,10 @@ from provenance import attribution
 def _cache_path(manifest: TrainingManifest) -> Path:
     path = Path(settings.DATA_DIR) / "cache" / "attribution"
     path.mkdir(parents=True, exist_ok=True)
-    return path / f"{manifest.merkle_root}-{attribution.METHOD}.npz"
+    from generation.engines.reference.corpus import EXTRACTOR_VERSION
+
+    # The vectors depend on the melodies (extractor rules), the features (method) and the file layout.
+    return path / f"{manifest.merkle_root}-{attribution.METHOD}-{attribution.INDEX_FORMAT}-{EXTRACTOR_VERSION}.npz"
 
 
 def _build(manifest: TrainingManifest) -> attribution.AttributionIndex:
@@ -63,9 +68,10 @@ def _index_for(manifest_id: int) -> attribution.AttributionIndex:
         except (attribution.IndexFormatError, ValueError, KeyError, OSError):
             pass  # a damaged or outdated cache file is rebuilt
     index = _build(manifest)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_bytes(index.to_bytes())
-    tmp.replace(path)
+    handle, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")  # concurrent builders never share a file
+    with os.fdopen(handle, "wb") as out:
+        out.write(index.to_bytes())
+    os.replace(tmp, path)
     return index
 
 

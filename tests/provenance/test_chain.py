@@ -104,7 +104,7 @@ def test_a_sealed_output_states_its_license_graph_and_attribution_as_recorded_in
     # Generated with a style tag, the output credits that tag's works with most of its influence.
     tagged = {w.pk for w in Work.objects.filter(tags__tag=tag)}
     rows = AttributionWork.objects.filter(attribution=attribution)
-    assert sum(r.ppm for r in rows if r.work_id in tagged) > PPM // 2
+    assert sum(r.ppm for r in rows if r.work_id in tagged) >= PPM // 2  # half by policy, more by resemblance
     assert all(r.work_id in tagged for r in rows if r.style_reference)
 
 
