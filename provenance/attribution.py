@@ -1,9 +1,11 @@
 """Style attribution: how much each training work influenced one generated output (sums to exactly 100%).
 
 Pure (numpy and the standard library; no Django, no torch). The Django side builds an
-`AttributionIndex` once per model from its training manifest (cache it by the manifest's Merkle root
-with `to_bytes`/`from_bytes`), turns an output's melody into a query vector with `melody_features`, and
-calls `attribute`. Nothing here reads storage or the database.
+`AttributionIndex` once per model from its training manifest (`work_features` of each work's extracted
+melodies; cache it with `to_bytes`/`from_bytes` under the manifest's Merkle root, `METHOD`,
+`INDEX_FORMAT` and the corpus extractor version: the vectors depend on all four), turns an output's
+melody into a query vector with `melody_features`, and calls `attribute`. Nothing here reads storage or
+the database.
 
 Method `clearcue.attribution.symbolic-knn.v1`, precisely:
 
@@ -60,8 +62,9 @@ row, lower first. Serialised with `numpy.savez` (arrays only; loaded with ``allo
 index is a cache: it can always be rebuilt from the manifest, and the same vectors and seed give the
 same bytes on the same machine and numpy build. Measured on this 2-core CPU
 (`scripts/bench_attribution.py`, works made of perturbed real melodies): 100,000 works build in 1.9 s
-(316 lists, 51 MB); the default `nprobe` of 48 finds 99% of the exact top 10 and 98-99% of the top 64;
-features + attribution of one output take 2-5 ms.
+(316 lists, 51 MB); the default `nprobe` of 48 finds 98-99% of the exact top 10 and 97.5-99% of the
+top 64 (two synthetic sets); features + attribution of one output take 2-5 ms, the index search under
+1 ms of it (an exact scan would take ~1.5 ms: at this size the index is a margin, not a necessity).
 
 **Weights.** Candidates are the query's `k` nearest works plus, when the output was generated with
 style tags, the `style_k` most similar of the requested-style works (`style_rows`: every work carrying
@@ -85,7 +88,7 @@ resemblance does not show, so those works receive at least half of the influence
 similarity) and the other half goes by resemblance alone. Measured with the shipped model
 (`scripts/validate_attribution.py`): cues composed through the planner with a tag resemble that tag's
 works no more than the same cues composed without it (the tag's mean share by similarity alone 14%,
-untagged 14%, its share of the training works 14%; the plan's forced densities and scales dominate),
+untagged 14%, its share of the training works 14%; the plan's forced bar densities apparently dominate),
 whereas free samples do for some tags (medieval 48% vs 14% untagged, renaissance 75% vs 49%) and
 held-out training melodies are attributed to their own composer / period by plurality 74% of the time.
 So without the style weight an output made "in the style of X" would rarely credit X.
@@ -151,7 +154,7 @@ PRIOR_MASS = 4.0  # pseudo-observations per block, spread evenly over its bins
 EXACT_BELOW = 2048  # fewer rows: no lists, every search scans all rows exactly
 KMEANS_ITERATIONS = 20
 TRAIN_PER_LIST = 128  # k-means trains on at most this many sampled vectors per list
-DEFAULT_NPROBE = 48  # recall@64 0.975 at 100,000 works (316 lists); see scripts/bench_attribution.py
+DEFAULT_NPROBE = 48  # recall@64 >= 0.975 at 100,000 works (316 lists); see scripts/bench_attribution.py
 
 # Weighting (see `attribute`).
 DEFAULT_K = 64
@@ -607,9 +610,10 @@ def attribute(index: AttributionIndex, query_vector: npt.ArrayLike, *, style_row
               style_weight: float = STYLE_WEIGHT, style_k: int | None = None) -> Attribution:
     """The output's influence over the index's works (see the module docstring, "Weights").
 
-    `style_rows` are the rows of works carrying a style tag the output was generated with; the
-    `style_k` (default: k) most similar of them join the candidates and share `style_weight` of the
-    total. Deterministic for the same index, query and parameters.
+    `style_rows` are the rows of works carrying a style tag the output was generated with (the tags
+    that reached the model: those it knows, as `Vocabulary.prefix` keeps them); the `style_k`
+    (default: k) most similar of them join the candidates and share `style_weight` of the total.
+    Deterministic for the same index, query and parameters.
     """
     if len(index) == 0:
         raise ValueError("cannot attribute over an empty index")

@@ -107,7 +107,7 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=50)
     parser.add_argument("--cache", type=Path, default=ROOT / "var" / "cache" / "melodies")
     parser.add_argument("--synthetic", action="store_true", help="clustered random vectors instead of melodies")
-    parser.add_argument("--nprobes", default="4,8,16,32,64")
+    parser.add_argument("--nprobes", default="4,8,16,32,48,64")
     parser.add_argument("--quick", action="store_true", help="one small size (5,000 works), 20 queries")
     args = parser.parse_args()
     sizes = [5000] if args.quick else [int(s) for s in args.sizes.split(",") if s.strip()]
