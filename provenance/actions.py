@@ -133,15 +133,12 @@ def do_record_chain(job: Job, *, graph: Any, style_licenses: Mapping[str, int], 
         license_ids = dict(License.objects.filter(key__in=list(style_licenses)).values_list("key", "pk"))
         StyleLicense.objects.bulk_create([StyleLicense(graph=record, job=job, license_id=license_ids[key], works=n)
                                           for key, n in sorted(style_licenses.items())])
-        holders: dict[str, int] = {}
-        for contribution in attribution.contributions:
-            key = holder_keys[entries[contribution.work][2]]
-            holders[key] = holders.get(key, 0) + contribution.ppm
+        holders = attribution.by_holder({work: holder_keys[entry[2]] for work, entry in entries.items()})
         attribution_index = plan.add(EntryDraft(EntryType.ATTRIBUTION_RECORDED, {
             "job_id": job.pk, "method": attribution.method, "digest": attribution.digest(),
             "works": len(attribution.contributions), "top": [
                 {"work": c.work, "ppm": c.ppm} for c in attribution.contributions[:TOP_CONTRIBUTORS]],
-            "holders": [{"party": k, "ppm": v} for k, v in sorted(holders.items(), key=lambda kv: (-kv[1], kv[0]))],
+            "holders": [{"party": k, "ppm": v} for k, v in holders],
         }, "job", str(job.pk)))
         row = Attribution.objects.create(job=job, method=attribution.method, params=attribution_json["params"],
                                          digest=attribution.digest(), document=attribution_json, created_at=now,

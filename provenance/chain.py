@@ -19,6 +19,7 @@ from typing import Any
 
 import networkx as nx
 from django.db import IntegrityError, transaction
+from django.db.models import Count, Sum
 from django.utils import timezone
 
 from clearcue.tenancy import operator_organization
@@ -28,7 +29,7 @@ from licensing import rights
 from licensing.models import EntryType, LedgerEntry, License, Party, Work, WorkCreator, WorkTag
 from licensing.terms import uses_of
 from provenance import graph as g
-from provenance.models import TrainingGraph
+from provenance.models import Attribution, AttributionWork, TrainingGraph
 
 _CHUNK = 5000
 
@@ -146,28 +147,35 @@ def style_work_ids(job: Job, decision: GateDecision | None) -> list[tuple[str, s
     return out
 
 
-def _style_facts(job: Job, decision: GateDecision | None) -> tuple[list[g.StyleFact], set[int]]:
-    """Style references with each work's style_reference license as the gate saw it."""
+def _style_facts(job: Job, decision: GateDecision | None) -> tuple[list[g.StyleFact], dict[str, int]]:
+    """Style references with each work's style_reference license as the gate saw it, and the licenses they rely
+    on (key -> works)."""
     if decision is None:
-        return [], set()
+        return [], {}
     licensees = sorted({operator_organization().pk, job.organization_id})
-    styles: list[g.StyleFact] = []
-    license_ids: set[int] = set()
+    found: list[tuple[str, str, list[tuple[str, int, int | None, str]]]] = []
     for kind, label, ids in style_work_ids(job, decision):
         evaluation = rights.evaluate(ids, "style_reference", job.territory, decision.decided_at,
                                      as_of_size=decision.ledger_size, licensee_ids=licensees)
-        works = {pk: (key_, index, holder) for pk, key_, index, holder in _work_rows(ids)}
         items = []
-        for pk in ids:
+        for pk, key, index, holder in _work_rows(ids):
             verdict = evaluation.verdicts.get(pk)
-            license_id = verdict.license_ids[0] if verdict is not None and verdict.allowed else None
-            if license_id is not None:
-                license_ids.add(license_id)
-            key_, index, holder = works[pk]
-            items.append((key_, index, license_id, holder))
-        styles.append(g.StyleFact(kind, label, tuple(
-            g.StyleWork(key_, index, str(lic or ""), holder) for key_, index, lic, holder in items)))
-    return styles, license_ids
+            items.append((key, index, verdict.license_ids[0] if verdict is not None and verdict.allowed else None,
+                          holder))
+        found.append((kind, label, items))
+    keys = dict(License.objects.filter(pk__in={lic for _, _, items in found for _, _, lic, _ in items if lic})
+                .values_list("pk", "key"))
+    used: dict[str, int] = {}
+    styles = []
+    for kind, label, items in found:
+        works = []
+        for work, index, lic, holder in items:
+            key = keys[lic] if lic else ""
+            if key:
+                used[key] = used.get(key, 0) + 1
+            works.append(g.StyleWork(work, index, key, holder))
+        styles.append(g.StyleFact(kind, label, tuple(works)))
+    return styles, used
 
 
 def _work_rows(ids: list[int]) -> Iterator[tuple[int, str, int, str]]:
@@ -184,18 +192,7 @@ def output_facts(job: Job, watermark: Mapping[str, Any]) -> tuple[g.OutputFacts,
     training = training_graph_record(manifest)
     decisions = list(GateDecision.objects.filter(job=job).order_by("id"))
     pre = next((d for d in decisions if d.stage == GateStage.PRE), None)
-    styles, license_ids = _style_facts(job, pre)
-    id_to_key = dict(License.objects.filter(pk__in=license_ids).values_list("pk", "key"))
-    resolved: list[g.StyleFact] = []
-    used: dict[str, int] = {}
-    for style in styles:
-        works = []
-        for item in style.works:
-            key = id_to_key[int(item.license)] if item.license else ""
-            works.append(g.StyleWork(item.work, item.ledger_index, key, item.holder))
-            if key:
-                used[key] = used.get(key, 0) + 1
-        resolved.append(g.StyleFact(style.kind, style.label, tuple(works)))
+    resolved, used = _style_facts(job, pre)
     listed = [w for s in resolved for w in sorted(s.works, key=lambda w: w.work)[:g.STYLE_WORK_LIMIT]]
     licenses = license_facts(License.objects.filter(key__in={w.license for w in listed if w.license})
                              .values_list("pk", flat=True))
@@ -219,3 +216,21 @@ def output_graph(job: Job, watermark: Mapping[str, Any]) -> tuple[nx.DiGraph, di
     """The output graph of a job and the style licenses it relies on."""
     facts, used = output_facts(job, watermark)
     return g.output_graph(facts), used
+
+
+# --- Recorded attributions -------------------------------------------------------------------------------------------
+
+
+def credited_by_key(record: Attribution) -> dict[str, AttributionWork]:
+    """An attribution's rows (with license and holder) by the credited work's key."""
+    rows = AttributionWork.objects.filter(attribution=record).select_related("work__collection", "license__licensor",
+                                                                             "holder")
+    return {work_key(row.work): row for row in rows}
+
+
+def holder_shares(record: Attribution) -> list[dict[str, Any]]:
+    """Each rights holder's part of an attribution, largest first: {"party", "name", "ppm", "works"}."""
+    rows = (AttributionWork.objects.filter(attribution=record).values("holder__key", "holder__name")
+            .annotate(ppm=Sum("ppm"), works=Count("id")).order_by("-ppm", "holder__key"))
+    return [{"party": r["holder__key"], "name": r["holder__name"], "ppm": r["ppm"], "works": r["works"]}
+            for r in rows]

@@ -79,8 +79,7 @@ def _jobs_and_outputs(impact: Impact, model_ids: Sequence[int], style_license_id
     jobs = Q(model_id__in=list(model_ids))
     if style_license_ids:
         style = StyleLicense.objects.filter(license_id__in=list(style_license_ids)).values("job_id")
-        impact.style_jobs = StyleLicense.objects.filter(license_id__in=list(style_license_ids)).values(
-            "job_id").distinct().count()
+        impact.style_jobs = style.distinct().count()
         jobs |= Q(pk__in=style)
     if not model_ids and not style_license_ids:
         return

@@ -129,6 +129,7 @@ def _graph(job: Job) -> dict[str, Any] | None:
 def _attribution(job: Job) -> dict[str, Any] | None:
     """Top attributed works and the per-rights-holder aggregate, or None when no attribution was recorded."""
     from generation.training import work_key
+    from provenance.chain import holder_shares
 
     record = Attribution.objects.filter(job=job).first()
     if record is None:
@@ -142,9 +143,8 @@ def _attribution(job: Job) -> dict[str, Any] | None:
                     "share": percent(row.ppm), "similarity": f"{row.similarity_micro / PPM:.3f}",
                     "license": row.license.key, "basis": row.license.basis, "licensor": row.license.licensor.name,
                     "holder": row.holder.name, "holder_key": row.holder.key, "style_reference": row.style_reference})
-    holders = list(rows.values("holder__key", "holder__name").annotate(ppm=Sum("ppm"), works=Count("id"))
-                   .order_by("-ppm", "holder__key"))
-    shown = [{"key": h["holder__key"], "name": h["holder__name"], "ppm": h["ppm"], "share": percent(h["ppm"]),
+    holders = holder_shares(record)
+    shown = [{"key": h["party"], "name": h["name"], "ppm": h["ppm"], "share": percent(h["ppm"]),
               "works": h["works"]} for h in holders[:TOP_HOLDERS]]
     rest = holders[TOP_HOLDERS:]
     return {"method": record.method, "digest": record.digest, "params": sorted(record.params.items()),

@@ -61,29 +61,18 @@ def render(job: Job) -> tuple[Any, np.ndarray | None]:
 def attribution_assertion(job: Job) -> dict[str, Any]:
     """The style attribution as the manifest states it: top contributors, rights holders, digest of the full list."""
     from provenance.actions import TOP_CONTRIBUTORS
-    from provenance.models import Attribution, AttributionWork
+    from provenance.chain import credited_by_key, holder_shares
+    from provenance.models import Attribution
 
     record = Attribution.objects.get(job=job)
-    rows = list(AttributionWork.objects.filter(attribution=record).select_related("holder", "license")
-                .order_by("-ppm", "id"))
-    keys = {c["work"]: c for c in record.document["contributions"]}
-    by_id = {row.work_id: row for row in rows}
-    from generation.training import work_key
-    from licensing.models import Work
-
-    names = {work_key(w): w.pk for w in Work.objects.filter(pk__in=list(by_id)).select_related("collection")}
-    holders: dict[str, dict[str, Any]] = {}
-    for row in rows:
-        entry = holders.setdefault(row.holder.key, {"party": row.holder.key, "name": row.holder.name, "ppm": 0})
-        entry["ppm"] += row.ppm
-    top = []
-    for item in record.document["contributions"][:TOP_CONTRIBUTORS]:
-        row = by_id[names[item["work"]]]
-        top.append({"work": item["work"], "ppm": item["ppm"], "holder": row.holder.key, "license": row.license.key,
-                    "style_reference": item["style_reference"]})
-    return {"method": record.method, "digest": record.digest, "works": len(keys), "unit": "ppm", "top": top,
-            "holders": sorted(holders.values(), key=lambda h: (-h["ppm"], h["party"])),
-            "ledger_index": record.ledger_index}
+    contributions = record.document["contributions"]
+    rows = credited_by_key(record)
+    top = [{"work": item["work"], "ppm": item["ppm"], "holder": rows[item["work"]].holder.key,
+            "license": rows[item["work"]].license.key, "style_reference": item["style_reference"]}
+           for item in contributions[:TOP_CONTRIBUTORS]]
+    holders = [{k: h[k] for k in ("party", "name", "ppm")} for h in holder_shares(record)]
+    return {"method": record.method, "digest": record.digest, "works": len(contributions), "unit": "ppm",
+            "top": top, "holders": holders, "ledger_index": record.ledger_index}
 
 
 def graph_assertion(job: Job) -> dict[str, Any]:

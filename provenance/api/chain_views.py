@@ -17,7 +17,6 @@ from __future__ import annotations
 import hashlib
 from datetime import UTC, datetime, time
 from decimal import Decimal, InvalidOperation
-from typing import Any
 
 from django.http import HttpResponse, StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
@@ -34,7 +33,7 @@ from generation.models import Job, TrainingManifest
 from licensing.models import License, Party, Work
 from provenance import chain, impact, royalties
 from provenance import graph as g
-from provenance.models import Attribution, AttributionWork, ImpactReport, LicenseGraph
+from provenance.models import Attribution, ImpactReport, LicenseGraph
 from provenance.verify import may_see
 
 MAX_INLINE_WORKS = 20_000
@@ -109,20 +108,14 @@ class JobAttributionView(APIView):
         if record is None:
             raise DomainError("attribution_not_recorded", "The job has no attribution (it was not sealed).",
                               status=404)
-        rows = AttributionWork.objects.filter(attribution=record).select_related("holder", "license")
-        meta = {r.work_id: r for r in rows}
-        keys = {w.pk: chain.work_key(w) for w in Work.objects.filter(pk__in=list(meta)).select_related("collection")}
-        by_key = {keys[pk]: row for pk, row in meta.items()}
-        holders: dict[str, dict[str, Any]] = {}
-        for row in rows:
-            item = holders.setdefault(row.holder.key, {"party": row.holder.key, "name": row.holder.name, "ppm": 0})
-            item["ppm"] += row.ppm
+        by_key = chain.credited_by_key(record)
+        holders = [{k: h[k] for k in ("party", "name", "ppm")} for h in chain.holder_shares(record)]
         return Response({
             "job_id": job.pk, "method": record.method, "params": record.params, "digest": record.digest,
             "ledger_index": record.ledger_index, "unit": "ppm",
             "contributions": [{**c, "license": by_key[c["work"]].license.key, "holder": by_key[c["work"]].holder.key}
                               for c in record.document["contributions"]],
-            "holders": sorted(holders.values(), key=lambda h: (-h["ppm"], h["party"])),
+            "holders": holders,
         })
 
 
