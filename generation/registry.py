@@ -13,7 +13,7 @@ import hashlib
 import json
 import platform
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -127,14 +127,20 @@ def _torch_version() -> str:
 
 def train_and_register(*, name: str, version: str, territory: str, collections: list[str], seed: int,
                        train_overrides: dict[str, Any], actor: Actor, limit: int | None = None,
+                       also_cleared_for: Sequence[str] = (),
                        log: Callable[[str], None] = print) -> tuple[GenerationModel, bytes]:
-    """Select, extract, train, then record manifest + model together (nothing is recorded if training fails)."""
+    """Select, extract, train, then record manifest + model together (nothing is recorded if training fails).
+
+    `also_cleared_for`: uses every training work must be cleared for besides ai_training (`commercial_output`
+    for a model that serves commercial jobs)."""
     from generation.engines.reference.train import TrainConfig, train
 
     if GenerationModel.objects.filter(name=name, version=version).exists():
         raise DomainError("model_exists", f"Model {name}@{version} is already registered.", status=409)
-    selection = select_cleared_works(territory=territory, collections=collections, limit=limit)
-    log(f"{len(selection.records)} of {selection.considered} works cleared for ai_training in "
+    selection = select_cleared_works(territory=territory, collections=collections, limit=limit,
+                                     also_cleared_for=also_cleared_for)
+    uses = " and ".join(["ai_training", *sorted(set(also_cleared_for) - {"ai_training"})])
+    log(f"{len(selection.records)} of {selection.considered} works cleared for {uses} in "
         f"{selection.territory} at ledger size {selection.ledger_size}")
     prepared = prepare_examples(selection, log=log)
     if not prepared.examples:
@@ -196,7 +202,8 @@ def register_shipped(directory: Path = SHIPPED_DIR, *, actor: Actor) -> Generati
     if root_of(records).hex() != shipped["merkle_root"]:
         raise DomainError("manifest_root_mismatch", "The shipped manifest's records do not hash to its root.")
     criteria = shipped.get("criteria", {})
-    selection = select_cleared_works(territory=shipped["territory"], collections=criteria.get("collections", ()))
+    selection = select_cleared_works(territory=shipped["territory"], collections=criteria.get("collections", ()),
+                                     also_cleared_for=criteria.get("also_cleared_for", ()))
     current = set(selection.records)
     missing = [r for r in records if r not in current]
     if missing:

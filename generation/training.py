@@ -1,5 +1,9 @@
 """Choosing a model's training set: the catalog works cleared for `ai_training` at one moment, in one territory.
 
+A model meant for commercial jobs can also require its works to be cleared for `commercial_output` (or any other
+use): the gate refuses a commercial job whenever a training work's license does not grant commercial output, so
+such a model is trained only on works that do (`also_cleared_for`).
+
 Read-only. The selection is a rights evaluation pinned to a ledger size, so the manifest records exactly
 what the ledger said when the works were chosen; `licensing.rights` gives each allowed work the license
 (possibly a public-domain or open-license basis) that clears it.
@@ -48,8 +52,10 @@ def work_key(work: Work) -> str:
 
 
 def select_cleared_works(*, territory: str, at: datetime | None = None, collections: Sequence[str] = (),
-                         formats: Sequence[str] = (), limit: int | None = None) -> Selection:
-    """Every work (optionally only in `collections` / of `formats`) cleared for ai_training at `at`."""
+                         formats: Sequence[str] = (), also_cleared_for: Sequence[str] = (),
+                         limit: int | None = None) -> Selection:
+    """Every work (optionally only in `collections` / of `formats`) cleared for ai_training at `at`, and for each
+    use in `also_cleared_for` too. A manifest record names the license that clears the work for ai_training."""
     size, _ = current_head()
     moment = at or timezone.now()
     works = Work.objects.select_related("collection").filter(ledger_index__lt=size).exclude(asset_sha256="")
@@ -60,6 +66,12 @@ def select_cleared_works(*, territory: str, at: datetime | None = None, collecti
     by_id = {w.pk: w for w in works.order_by("collection__slug", "source_key")}
     evaluation = rights.evaluate(by_id, "ai_training", territory, moment, as_of_size=size)
     allowed = evaluation.allowed_ids()
+    denied = evaluation.reason_counts()
+    for use in sorted(set(also_cleared_for) - {"ai_training"}):
+        extra = rights.evaluate(allowed, use, territory, moment, as_of_size=size)
+        for code, n in extra.reason_counts().items():
+            denied[f"{use}:{code}"] = denied.get(f"{use}:{code}", 0) + n
+        allowed = extra.allowed_ids()
     license_ids = {evaluation.verdicts[w].license_ids[0] for w in allowed}
     licenses_by_id = License.objects.in_bulk(license_ids)
     records, keyed, licenses = [], {}, {}
@@ -77,6 +89,8 @@ def select_cleared_works(*, territory: str, at: datetime | None = None, collecti
         licenses = {r.license: licenses[r.license] for r in records}
     criteria: dict[str, object] = {"use": "ai_training", "collections": sorted(collections),
                                    "formats": sorted(formats), "limit": limit}
+    if also_cleared_for:  # absent otherwise, so manifests chosen before this criterion existed keep their form
+        criteria["also_cleared_for"] = sorted(set(also_cleared_for) - {"ai_training"})
     return Selection(territory=evaluation.territory, evaluated_at=moment, ledger_size=size, criteria=criteria,
                      records=records, works=keyed, licenses=licenses, considered=len(by_id),
-                     denied=evaluation.reason_counts())
+                     denied=denied)

@@ -12,6 +12,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from clearcue.exceptions import DomainError
 from generation import registry
 from licensing.ledger import Actor
+from licensing.terms import Use
 
 
 class Command(BaseCommand):
@@ -23,6 +24,10 @@ class Command(BaseCommand):
         parser.add_argument("--model-version", dest="model_version", required=True)
         parser.add_argument("--territory", default="US", help="ISO 3166-1 alpha-2 code the works must be cleared in")
         parser.add_argument("--collection", action="append", default=[], help="only works of this collection slug")
+        parser.add_argument("--also-cleared-for", dest="also_cleared_for", action="append", default=[],
+                            choices=[u.value for u in Use if u.value != "ai_training"],
+                            help="a use every training work must also be cleared for (repeatable), e.g. "
+                                 "commercial_output for a model that serves commercial jobs")
         parser.add_argument("--seed", type=int, default=0)
         parser.add_argument("--steps", type=int, help="optimizer steps (default: TrainConfig)")
         parser.add_argument("--d-model", type=int)
@@ -41,7 +46,8 @@ class Command(BaseCommand):
             model, _ = registry.train_and_register(
                 name=options["name"], version=options["model_version"], territory=options["territory"],
                 collections=options["collection"], seed=options["seed"], train_overrides=overrides,
-                actor=Actor.system("train_model"), limit=options["limit"], log=self.stdout.write)
+                actor=Actor.system("train_model"), limit=options["limit"],
+                also_cleared_for=options["also_cleared_for"], log=self.stdout.write)
         except DomainError as exc:
             raise CommandError(f"{exc.code}: {exc.message} {json.dumps(exc.details)[:500]}") from None
         card = model.model_card
