@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck venv migrate serve worker workers beat superuser clean
+.PHONY: demo test lint typecheck venv migrate serve worker workers beat topology superuser clean
 
 ## Environment: a virtualenv with torch's CPU build installed first, so nothing can pull a CUDA build.
 venv: $(STAMP)
@@ -19,14 +19,21 @@ $(STAMP): pyproject.toml
 
 ## 1. The main job (embedded: SQLite + in-process tasks unless DATABASE_URL / CELERY_BROKER_URL are set).
 demo: venv migrate
+	@# ffmpeg makes the metadata-stripped MP3 copy the demo verifies; FluidSynth renders with a General MIDI
+	@# SoundFont (without it the built-in synthesizer plays the cue). Each is skipped with a message if it cannot be installed.
+	@scripts/ensure_debian_package.sh ffmpeg ffmpeg "the demo's metadata-stripped MP3 copy"
+	@scripts/ensure_debian_package.sh fluidsynth fluidsynth "rendering with a General MIDI SoundFont"
 	$(PY) manage.py demo
 
 ## 2. The whole test suite (PostgreSQL when DATABASE_URL is set, SQLite otherwise), after the linter.
 test: venv lint typecheck
 	@# FluidSynth (with its General MIDI SoundFont) renders cues in its tests; ffmpeg encodes MP3/M4A deliverables
 	@# and decodes compressed uploads for verification.
+	@# Debian's Chromium (with its driver) runs the browser tests of the admin console through Playwright.
 	@scripts/ensure_debian_package.sh fluidsynth fluidsynth "the FluidSynth renderer tests"
 	@scripts/ensure_debian_package.sh ffmpeg ffmpeg "MP3/M4A sealing and verification of compressed uploads"
+	@scripts/ensure_debian_package.sh chromium chromium "the browser tests of the admin console"
+	@scripts/ensure_debian_package.sh chromedriver chromium-driver "the browser tests of the admin console"
 	$(PY) -m pytest
 
 lint: venv
@@ -57,6 +64,10 @@ worker: venv
 
 beat: venv
 	$(PY) -m celery -A clearcue beat -l INFO -s $${CLEARCUE_DATA_DIR:-var}/celerybeat-schedule
+
+## The scaled-out topology as local processes (web + 3 workers + beat) on this machine's PostgreSQL and Redis.
+topology: venv
+	$(PY) deploy/run_local.py
 
 superuser: migrate
 	$(PY) manage.py createsuperuser

@@ -14,6 +14,7 @@ from generation.models import (
     GatePolicy,
     GenerationModel,
     Job,
+    JobState,
     ManifestEntry,
     TrainingManifest,
 )
@@ -79,11 +80,23 @@ class JobAdmin(ReadOnlyAdmin):
     search_fields = ["=id", "idempotency_key", "outcome_code", "description"]
     list_select_related = ["organization", "model"]
     inlines = [GateDecisionInline]
-    readonly_fields = ["progress_bar", "step_timings"]
+    readonly_fields = ["progress_bar", "step_timings", "reports"]
+    exclude = ["progress"]  # shown as the bar
 
     @admin.display(description="progress")
     def progress_bar(self, obj: Job) -> str:
         return format_html('<progress max="100" value="{}"></progress> {}%', obj.progress, obj.progress)
+
+    @admin.display(description="audit report and license chain")
+    def reports(self, obj: Job) -> str:
+        # Only a completed job was sealed: the others have no license chain, and their report says little.
+        if obj.state != JobState.COMPLETED:
+            return "—"
+        report = reverse("job-audit-report", args=[obj.pk])
+        graph = reverse("job-license-graph", args=[obj.pk])
+        return format_html('<a id="job-audit-report" href="{}">audit report</a> (<a id="job-audit-report-pdf" '
+                           'href="{}?format=pdf">PDF</a>) &middot; <a id="job-license-graph" href="{}?view=svg">'
+                           "license-chain picture</a>", report, report, graph)
 
     @admin.display(description="steps (seconds)")
     def step_timings(self, obj: Job) -> str:

@@ -46,6 +46,7 @@ class ManifestEntry(models.Model):
     basis = models.CharField(max_length=20)
 
     class Meta:
+        verbose_name_plural = "manifest entries"
         triggers = APPEND_ONLY_TRIGGERS
         constraints = [
             models.UniqueConstraint(fields=["manifest", "position"], name="generation_manifestentry_position"),
@@ -114,6 +115,7 @@ class GatePolicy(models.Model):
 
     class Meta:
         ordering = ["-version"]
+        verbose_name_plural = "gate policies"
         triggers = APPEND_ONLY_TRIGGERS
 
     def __str__(self) -> str:

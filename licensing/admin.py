@@ -256,7 +256,11 @@ class CatalogImportAdmin(admin.ModelAdmin):
         p = importer.progress(catalog_import)
         return JsonResponse({"status": catalog_import.status, "percent": p.percent, "rows_done": p.rows_done,
                              "total_rows": p.total_rows, "rows_per_second": p.rows_per_second,
-                             "eta_seconds": p.eta_seconds, "rows_rejected": catalog_import.rows_rejected,
+                             "eta_seconds": p.eta_seconds, "rows_created": catalog_import.rows_created,
+                             "rows_updated": catalog_import.rows_updated,
+                             "rows_unchanged": catalog_import.rows_unchanged,
+                             "rows_rejected": catalog_import.rows_rejected,
+                             "licenses_created": catalog_import.licenses_created,
                              "finished": catalog_import.status in (ImportStatus.COMPLETED, ImportStatus.FAILED)})
 
     def errors_view(self, request: HttpRequest, pk: int) -> HttpResponse:

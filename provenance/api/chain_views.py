@@ -2,7 +2,8 @@
 
 - `GET /api/v1/jobs/{id}/license-graph`: the output graph as sealed (canonical node-link JSON, its digest in
   `X-Content-SHA256`), for the job's organization, operator auditors and staff (others: 404);
-  `?include=training` inlines the training graph too when it is small enough (`MAX_INLINE_WORKS`).
+  `?include=training` inlines the training graph too when it is small enough (`MAX_INLINE_WORKS`);
+  `?view=svg` answers the same graph drawn as a picture (`image/svg+xml`, `provenance.drawing`) instead of JSON.
 - `GET /api/v1/training-manifests/{id}/license-graph`: the training graph's canonical bytes, streamed; their
   SHA-256 is the digest every output graph of the manifest's models (and their C2PA manifests) carries.
 - `GET /api/v1/jobs/{id}/attribution`: the influence distribution (full list, digest, per rights holder).
@@ -18,6 +19,7 @@ import hashlib
 from datetime import UTC, datetime, time
 from decimal import Decimal, InvalidOperation
 
+import networkx as nx
 from django.http import HttpResponse, StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -57,27 +59,53 @@ class JobGraphView(APIView):
 
     permission_classes = [permissions.IsAuthenticated]
 
-    @extend_schema(parameters=[OpenApiParameter("include", str, enum=["training"])],
-                   responses={200: OpenApiResponse(OpenApiTypes.OBJECT, description="node-link JSON")})
+    @extend_schema(parameters=[OpenApiParameter("include", str, enum=["training"]),
+                               OpenApiParameter("view", str, enum=["json", "svg"],
+                                                description="json (default): node-link JSON; svg: the graph drawn "
+                                                "as a picture (the one the audit report embeds)")],
+                   responses={(200, "application/json"): OpenApiResponse(OpenApiTypes.OBJECT,
+                                                                         description="node-link JSON"),
+                              (200, "image/svg+xml"): OpenApiResponse(OpenApiTypes.STR,
+                                                                      description="the graph as an SVG picture")})
     def get(self, request: Request, pk: str) -> HttpResponse:
+        view = request.query_params.get("view") or "json"
+        if view not in ("json", "svg"):
+            raise DomainError("invalid_view", "`view` is json (the default) or svg.", details={"view": view})
         job = _job(request, pk)
         record = LicenseGraph.objects.filter(job=job).select_related("training").first()
         if record is None:
             raise DomainError("graph_not_recorded", "The job has no license-chain graph (it was not sealed).",
                               status=404)
-        output = g.from_node_link(record.document)
-        body = g.canonical(output)
+        graph = g.from_node_link(record.document)
         if request.query_params.get("include") == "training":
             if record.training.works > MAX_INLINE_WORKS:
                 raise DomainError("graph_too_large", "The training graph is too large to inline; fetch it from its "
                                   "training manifest's license-graph endpoint.",
                                   details={"works": record.training.works, "limit": MAX_INLINE_WORKS})
-            body = g.canonical(g.combined(output, chain.training_graph(job.model.manifest)))
+            graph = g.combined(graph, chain.training_graph(job.model.manifest))
+        if view == "svg":
+            return _picture(graph, record, title=f"License chain of job {job.pk}")
+        body = g.canonical(graph)
         response = HttpResponse(body, content_type="application/json")
         response["X-Content-SHA256"] = hashlib.sha256(body).hexdigest()
         response["X-Graph-Digest"] = record.digest
         response["X-Training-Graph-Digest"] = record.training.digest
         return response
+
+
+def _picture(graph: nx.DiGraph, record: LicenseGraph, *, title: str) -> HttpResponse:
+    """The graph drawn as a standalone SVG, with the recorded digests (the picture is derived, not sealed)."""
+    from provenance import drawing
+    from provenance.reports import GRAPH_COLUMN_ROWS
+
+    body = drawing.svg(graph, max_per_column=GRAPH_COLUMN_ROWS, title=title).encode()
+    response = HttpResponse(body, content_type="image/svg+xml; charset=utf-8")
+    # Opened on its own, an SVG is a document of this origin: it may not run scripts or fetch anything.
+    response["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'"
+    response["X-Content-SHA256"] = hashlib.sha256(body).hexdigest()
+    response["X-Graph-Digest"] = record.digest
+    response["X-Training-Graph-Digest"] = record.training.digest
+    return response
 
 
 class TrainingGraphView(APIView):
