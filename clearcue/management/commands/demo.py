@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import secrets
 import time
 from collections.abc import Iterator
@@ -84,6 +85,10 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         from django.test import Client
 
+        # The demo prints what each step did; per-task and PDF-layout log lines would bury it (workers and
+        # `make serve` keep logging them).
+        for name in ("celery.app.trace", "weasyprint", "kombu.connection"):
+            logging.getLogger(name).setLevel(logging.ERROR)
         self.timings: list[tuple[str, float]] = []
         self.files: list[tuple[str, Path]] = []
         self.collections: str = options["collections"]
