@@ -257,6 +257,11 @@ class Command(BaseCommand):
         if license is not None:
             self.stdout.write(f"Revoked license {license.pk}: {license.name} from {license.licensor} "
                               f"({license.work_links.count()} works)")
+        from provenance import impact
+
+        deadline = time.monotonic() + JOB_TIMEOUT  # with a broker, a worker on the default queue writes them
+        while impact.pending() and time.monotonic() < deadline:
+            time.sleep(0.5)
         for report in ImpactReport.objects.order_by("id")[:10]:
             self.stdout.write(f"  impact report {report.pk} ({report.trigger_type}, raised automatically): "
                               f"{report.works} work(s), {report.models_count} model(s), {report.jobs} job(s), "
@@ -344,7 +349,8 @@ class Command(BaseCommand):
                 self.stdout.write(f"      {decision['stage']}-gate {reason['severity']}: {reason['code']}: "
                                   f"{reason['message']}{ids}")
         if job["state"] == "completed":
-            steps = ", ".join(f"{s} {i['seconds']:.1f} s" for s, i in job["steps"].items() if "seconds" in i)
+            ran = sorted((i["started_at"], s, i["seconds"]) for s, i in job["steps"].items() if "seconds" in i)
+            steps = ", ".join(f"{name} {seconds:.1f} s" for _, name, seconds in ran)
             self.stdout.write(f"      steps: {steps}; indemnified: {job['indemnified']}")
         return job
 
