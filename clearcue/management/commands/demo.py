@@ -30,6 +30,7 @@ import json
 import logging
 import secrets
 import time
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from io import StringIO
@@ -89,6 +90,7 @@ class Command(BaseCommand):
         # `make serve` keep logging them).
         for name in ("celery.app.trace", "weasyprint", "kombu.connection"):
             logging.getLogger(name).setLevel(logging.ERROR)
+        warnings.filterwarnings("ignore", module=r"music21\.")  # score-repair notes while reading the corpus
         self.timings: list[tuple[str, float]] = []
         self.files: list[tuple[str, Path]] = []
         self.collections: str = options["collections"]
