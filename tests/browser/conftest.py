@@ -17,6 +17,7 @@ import pytest
 from django.contrib.auth.hashers import make_password
 
 from clearcue.models import User
+from tests.databases import empty_sqlite_database
 from tests.factories import UserFactory
 from tests.generation.conftest import data_dir
 from tests.licensing.conftest import ledger_key
@@ -102,30 +103,6 @@ def page(browser: Any, live_server: Any) -> Iterator[Any]:
     context.close()
     empty_sqlite_database()
     assert not errors, f"JavaScript errors in the page: {errors}"
-
-
-def empty_sqlite_database() -> None:
-    """Empty the test database on SQLite before pytest-django's flush, with the append-only triggers lifted.
-
-    The live server needs a transactional test, which ends by flushing every table. PostgreSQL's flush is a
-    TRUNCATE, which row triggers do not see; SQLite's is a DELETE, which the append-only triggers refuse
-    (licensing.sqlite_append_only). They are dropped for this flush only and re-created exactly as they were.
-    """
-    from django.core.management import call_command
-    from django.db import connection
-
-    if connection.vendor != "sqlite":
-        return
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND name LIKE '%append_only%'")
-        triggers = cursor.fetchall()
-        for name, _ in triggers:
-            cursor.execute(f'DROP TRIGGER "{name}"')
-        try:
-            call_command("flush", interactive=False, verbosity=0, inhibit_post_migrate=True)
-        finally:
-            for _, sql in triggers:
-                cursor.execute(sql)
 
 
 @pytest.fixture

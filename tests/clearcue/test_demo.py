@@ -15,6 +15,8 @@ import pytest
 from django.core.management import call_command
 from rest_framework.test import APIClient
 
+from tests.databases import empty_sqlite_database
+
 pytestmark = pytest.mark.django_db(transaction=True)  # jobs run on commit, as in production
 
 # The commercial composer trains on josquin/lusitano/leadSheet/corelli (cleared for commercial output);
@@ -24,24 +26,8 @@ COLLECTIONS = "josquin,lusitano,leadSheet,corelli,monteverdi,beethoven"
 
 @pytest.fixture(autouse=True)
 def _flushable_on_sqlite(transactional_db):
-    """After the test, empty the database the way PostgreSQL's TRUNCATE does: on SQLite, the append-only triggers
-    refuse the DELETEs of Django's flush, so they are set aside for it and put back."""
     yield
-    from django.db import connection
-
-    if connection.vendor != "sqlite":
-        return
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND name LIKE '%append_only_no_%'")
-        triggers = cursor.fetchall()
-        for name, _ in triggers:
-            cursor.execute(f'DROP TRIGGER "{name}"')
-    try:
-        call_command("flush", interactive=False, verbosity=0)
-    finally:
-        with connection.cursor() as cursor:
-            for _, sql in triggers:
-                cursor.execute(sql)
+    empty_sqlite_database()
 
 
 def run_demo(tmp_path) -> str:
