@@ -32,7 +32,7 @@ from generation.engines import export, synth  # noqa: E402
 from generation.engines.reference import corpus, metrics  # noqa: E402
 from generation.engines.reference.engine import ReferenceComposer  # noqa: E402
 from generation.engines.reference.plan import PlanParams, target_tempo  # noqa: E402
-from generation.engines.reference.sample import BarSpec, SamplingSpec, sample_melody  # noqa: E402
+from generation.engines.reference.sample import free_spec, sample_melody  # noqa: E402
 from generation.engines.score import Score, TempoChange, TempoMap, scale_of  # noqa: E402
 
 SHIPPED = ROOT / "generation" / "engines" / "reference" / "shipped"
@@ -65,6 +65,16 @@ def training_melodies(manifest: dict, cache: Path) -> list[corpus.Melody]:
         if not isinstance(result, corpus.CorpusError):
             out.extend(m for m in result if m.meter in (2, 3, 4))
     return out
+
+
+def training_styles(manifest: dict) -> dict[str, tuple[str, ...]]:
+    """Each manifest work's style tags as the catalog stores them ("kind:value"), which is what training saw."""
+    from licensing.reference_corpus import music21_corpus_root, survey
+
+    wanted = {record["work"].split("/", 1)[1] for record in manifest["records"]}
+    return {f"music21-corpus/{work.relative_path}": tuple(f"{kind}:{value}"[:150] for kind, values
+                                                          in work.style_tags.items() for value in values)
+            for work in survey(music21_corpus_root(), as_of_year=time.gmtime().tm_year) if work.relative_path in wanted}
 
 
 def onset_envelope(audio: np.ndarray, sr: int, hop: int = 480) -> np.ndarray:
@@ -191,6 +201,7 @@ def main() -> None:
     started = time.perf_counter()
     train_mels = training_melodies(manifest, args.cache)
     print(f"\nTraining corpus: {len(train_mels)} melodies ({time.perf_counter() - started:.0f} s to load)")
+    styles = training_styles(manifest)  # style tags do not depend on the year; the rights finding does
     rng = np.random.default_rng(0)
     free: list[Mel] = []
     markov: list[Mel] = []
@@ -200,10 +211,11 @@ def main() -> None:
         ref = train_mels[int(index)]
         bars = 16
         scale = scale_of(ref.mode) + ((11,) if ref.mode == "minor" else ())
-        # Free sampling: the model picks each bar's density; only bar count and scale are imposed, and the
-        # nucleus is not truncated, so the statistics are the model's own distribution.
-        spec = SamplingSpec(mode=ref.mode, meter=ref.meter, styles=(), top_p=1.0, max_leap=24, bars=tuple(
-            BarSpec(-1, tuple(sorted(set(scale)))) for _ in range(bars)))
+        # Free sampling: the model picks each bar's density; only bar count and scale are imposed, the nucleus
+        # is not truncated and the register not pulled, so the statistics are the model's own distribution.
+        # It is conditioned on the reference melody's own style tags, as in training: with none (STYLE_none,
+        # which 5 of ~11.8k training melodies carry) the model is out of distribution and under-fills its bars.
+        spec = free_spec(ref.mode, ref.meter, styles.get(ref.source, ()), bars, tuple(sorted(set(scale))))
         notes, _ = sample_melody(composer.model, composer.vocab, spec, seed=n)
         free.append(Mel(ref.meter, tuple(notes), ref.mode))
         markov.append(Mel(ref.meter, tuple(baseline.sample(bars, ref.meter, rng)), ref.mode))

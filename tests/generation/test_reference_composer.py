@@ -11,10 +11,11 @@ from functools import lru_cache
 import pytest
 import torch
 
+from generation.engines.reference import metrics
 from generation.engines.reference.arrange import arrange, cast_roles, harmonize
 from generation.engines.reference.engine import ReferenceComposer, bar_specs
 from generation.engines.reference.model import CheckpointError, load_checkpoint
-from generation.engines.reference.sample import SamplingSpec, density_bounds, sample_melody
+from generation.engines.reference.sample import SamplingSpec, density_bounds, free_spec, sample_melody
 from generation.engines.reference.train import Example, TrainConfig, choose_styles, train, windows
 from generation.engines.reference.vocab import DURATIONS, PITCH_HIGH, PITCH_LOW, Vocabulary, density_class
 from generation.engines.score import CuePlan, HitPoint, Section, scale_of
@@ -145,6 +146,43 @@ def test_sampling_keeps_bar_count_scale_density_monophony_and_cadences(meter: in
     assert all(notes[i + 1][0] >= ends[i] for i in range(len(notes) - 1))
     again, _ = sample_melody(composer.model, composer.vocab, spec, seed=7)
     assert again == notes
+
+
+RHYTHMS = {"period:folk": (2, 2, 4), "period:baroque": (4, 8, 8, 12)}  # sixteenths: busy vs sparse bars
+
+
+def _styled_examples(n: int = 32, seed: int = 0) -> list[Example]:
+    """Eight-bar 4/4 melodies whose style tag decides how busy their bars are (notes end inside their bar)."""
+    rng = random.Random(seed)
+    out = []
+    for i in range(n):
+        style = sorted(RHYTHMS)[i % 2]
+        notes, t, p = [], 0, 64
+        while t < 8 * 16:
+            d = min(rng.choice(RHYTHMS[style]), 16 - t % 16)
+            p = max(52, min(84, p + rng.choice([-2, -1, 2, 1, 0, 5, -5])))
+            notes.append((t, d, p))
+            t += d
+        out.append(Example(f"s{i}", tuple(notes), "major", 4, (style,)))
+    return out
+
+
+def test_free_sampling_under_the_training_styles_fills_bars_like_the_training_data() -> None:
+    # Free sampling once under-filled bars (2.8 notes per bar against the corpus's 4.35) because it was
+    # conditioned on STYLE_none, which almost no training melody carries. Under each melody's own tags the
+    # model's bars must be as busy as that style's training bars, and the tags must make the difference.
+    examples = _styled_examples()
+    result = train(examples, TrainConfig(**{**TINY.__dict__, "steps": 300, "threads": 1}))
+    model, _ = load_checkpoint(result.checkpoint, None)
+    density = {}
+    for style in RHYTHMS:
+        spec = free_spec("major", 4, (style,), 8, scale_of("major"))
+        sampled = [Example("x", tuple(sample_melody(model, result.vocab, spec, seed=s)[0]), "major", 4)
+                   for s in range(6)]
+        density[style] = metrics.rhythm_density(sampled)
+        trained = metrics.rhythm_density([e for e in examples if e.styles == (style,)])
+        assert density[style] == pytest.approx(trained, rel=0.2), style
+    assert density["period:folk"] > 2 * density["period:baroque"]
 
 
 def test_louder_sections_ask_for_busier_bars() -> None:
