@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from dataclasses import field as dc_field
 from datetime import datetime
@@ -12,7 +12,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.files.base import ContentFile
-from django.db import connection, transaction
+from django.db import connection, models, transaction
 from django.utils import timezone
 
 from clearcue.context import request_id_var
@@ -107,8 +107,26 @@ def _bulk_insert(model: Any, objs: Sequence[Any]) -> None:
             for obj, (pk,) in zip(missing, cursor.fetchall(), strict=True):
                 obj.pk = pk
     fields = model._meta.concrete_fields
+    getters = [(f.attname, _copy_adapter(f)) for f in fields]
     _insert(table, [f.column for f in fields],
-            [[f.get_db_prep_save(getattr(o, f.attname), connection) for f in fields] for o in objs])
+            [[getattr(o, name) if adapt is None else adapt(getattr(o, name)) for name, adapt in getters]
+             for o in objs])
+
+
+# Field types whose Python value PostgreSQL's COPY takes as it is (Django's get_db_prep_save returns it unchanged
+# on PostgreSQL); anything else goes through get_db_prep_save. Saves most of the per-value cost of a bulk insert.
+_AS_IS = (models.AutoField, models.BigAutoField, models.IntegerField, models.BigIntegerField,
+          models.PositiveIntegerField, models.PositiveBigIntegerField, models.SmallIntegerField, models.CharField,
+          models.TextField, models.BooleanField, models.DateTimeField, models.ForeignKey)
+
+
+def _copy_adapter(f: Any) -> Callable[[Any], Any] | None:
+    if isinstance(f, models.JSONField):
+        encoder = f.encoder
+        return lambda value: None if value is None else connection.ops.adapt_json_value(value, encoder)
+    if isinstance(f, _AS_IS) and not isinstance(f, models.FileField):
+        return None
+    return lambda value: f.get_db_prep_save(value, connection)
 
 
 def do_append_ledger_entries(drafts: Sequence[EntryDraft], *, actor: Actor,
@@ -440,15 +458,18 @@ def do_apply_catalog_rows(items: Sequence[PreparedRow], *, collection_slug: str,
             WorkCreator.objects.filter(work_id__in=changed_ids).delete()
             WorkIdentifier.objects.filter(work_id__in=changed_ids).delete()
             WorkTag.objects.filter(work_id__in=changed_ids).delete()
-        creators, identifiers, tags = [], [], []
+        # Child rows go in as plain tuples (the database assigns their ids): no model instance per row.
+        creators: list[tuple[int, int, str, str]] = []
+        identifiers: list[tuple[int, str, str]] = []
+        tags: list[tuple[int, str]] = []
         changed_ids = {id(work) for _, work in changed}
         for item, work in [*new_works, *changed]:
             credited = item.row.creators or (item.asset.creators if item.asset else ())
+            pk = work.pk
             for ref, role in credited:
-                creators.append(WorkCreator(work=work, party=parties[ref.key], role=role,
-                                            name_normalized=normalize_name(ref.name)))
-            identifiers.extend(WorkIdentifier(work=work, scheme=s, value=v) for s, v in item.row.identifiers)
-            tags.extend(WorkTag(work=work, tag=t) for t in item.row.style_tags)
+                creators.append((pk, parties[ref.key].pk, role, normalize_name(ref.name)))
+            identifiers.extend((pk, s, v) for s, v in item.row.identifiers)
+            tags.extend((pk, t) for t in item.row.style_tags)
             result.work_ids[item.row.row] = work.pk
             data = {"id": work.pk, **records[item.row.row], "content_digest": work.content_digest}
             data.pop("source")
@@ -456,9 +477,9 @@ def do_apply_catalog_rows(items: Sequence[PreparedRow], *, collection_slug: str,
                 plan.fill(work.updated_ledger_index, EntryDraft(EntryType.WORK_UPDATED, data, "work", str(work.pk)))
             else:
                 plan.fill(work.ledger_index, EntryDraft(EntryType.WORK_REGISTERED, data, "work", str(work.pk)))
-        _bulk_insert(WorkCreator, creators)
-        _bulk_insert(WorkIdentifier, identifiers)
-        _bulk_insert(WorkTag, tags)
+        _insert(WorkCreator._meta.db_table, ("work_id", "party_id", "role", "name_normalized"), creators)
+        _insert(WorkIdentifier._meta.db_table, ("work_id", "scheme", "value"), identifiers)
+        _insert(WorkTag._meta.db_table, ("work_id", "tag"), tags)
         result.created, result.updated = len(new_works), len(changed)
 
         # Licenses named by rows or derived from the assets' own statements: create, or extend to new works.
@@ -472,7 +493,7 @@ def do_apply_catalog_rows(items: Sequence[PreparedRow], *, collection_slug: str,
                     covered.setdefault(key, []).append(result.work_ids[item.row.row])
         linked = set(LicenseWork.objects.filter(license__key__in=list(covered)).filter(
             work_id__in={w for ids in covered.values() for w in ids}).values_list("license__key", "work_id"))
-        links: list[LicenseWork] = []
+        links: list[tuple[int, int, int]] = []
         new_licenses: list[tuple[License, list[int]]] = []
         for key, work_ids in covered.items():
             terms = terms_by_key[key]
@@ -494,15 +515,14 @@ def do_apply_catalog_rows(items: Sequence[PreparedRow], *, collection_slug: str,
             elif fresh:
                 index = plan.add(EntryDraft(EntryType.LICENSE_EXTENDED, {"id": license.pk, "work_ids": fresh},
                                             "license", str(license.pk)))
-                links.extend(LicenseWork(license=license, work_id=w, ledger_index=index) for w in fresh)
+                links.extend((license.pk, w, index) for w in fresh)
         _bulk_insert(License, [license for license, _ in new_licenses])
         for license, fresh in new_licenses:
             result.licenses_created += 1
             plan.fill(license.ledger_index, EntryDraft(
                 EntryType.LICENSE_GRANTED, {**license_json(license), "work_ids": fresh}, "license", str(license.pk)))
-            links.extend(LicenseWork(license_id=license.pk, work_id=w, ledger_index=license.ledger_index)
-                         for w in fresh)
-        _bulk_insert(LicenseWork, links)
+            links.extend((license.pk, w, license.ledger_index) for w in fresh)
+        _insert(LicenseWork._meta.db_table, ("license_id", "work_id", "ledger_index"), links)
         plan.commit(actor=actor)
         _rights_changed()
     return result
@@ -618,18 +638,26 @@ def optout_json(optout: OptOut) -> dict[str, Any]:
     }
 
 
-def _subject_columns(subject: Subject) -> dict[str, Any]:
-    """Resolve a reservation subject to OptOut columns; unknown works or parties are rejected."""
+def _existing(model: Any, ids: set[int]) -> set[int]:
+    """Which of these primary keys exist (read in chunks, within any database's parameter limit)."""
+    ordered, found = sorted(ids), set()
+    for start in range(0, len(ordered), 5000):
+        found.update(model.objects.filter(pk__in=ordered[start:start + 5000]).values_list("pk", flat=True))
+    return found
+
+
+def _subject_columns(subject: Subject, known: dict[str, set[int]]) -> dict[str, Any]:
+    """Resolve a reservation subject to OptOut columns; unknown works or parties are rejected.
+
+    `known`: the ids of the works and parties the batch names that exist (read once per batch)."""
     if subject.kind == SubjectKind.WORK:
-        work = Work.objects.filter(pk=int(subject.value) if subject.value.isdigit() else -1).first()
-        if work is None:
+        if not subject.value.isdigit() or int(subject.value) not in known["work"]:
             raise DomainError("unknown_work", "No such work.", details={"work_id": subject.value}, status=404)
-        return {"subject_work": work}
+        return {"subject_work_id": int(subject.value)}
     if subject.kind == SubjectKind.PARTY:
-        party = Party.objects.filter(pk=int(subject.value) if subject.value.isdigit() else -1).first()
-        if party is None:
+        if not subject.value.isdigit() or int(subject.value) not in known["party"]:
             raise DomainError("unknown_party", "No such party.", details={"party_id": subject.value}, status=404)
-        return {"subject_party": party}
+        return {"subject_party_id": int(subject.value)}
     if subject.kind == SubjectKind.CREATOR_NAME:
         value = normalize_name(subject.value)
         if not value:
@@ -655,6 +683,10 @@ def do_register_optouts(reservations: Sequence[Reservation], *, actor: Actor,
     with transaction.atomic():
         plan = _LedgerPlan()
         rows = []
+        named = {kind: {int(r.subject.value) for r in reservations
+                        if r.subject.kind == kind and r.subject.value.isdigit()}
+                 for kind in (SubjectKind.WORK, SubjectKind.PARTY)}
+        known = {"work": _existing(Work, named[SubjectKind.WORK]), "party": _existing(Party, named[SubjectKind.PARTY])}
         for reservation in reservations:
             if not reservation.uses:
                 raise DomainError("nothing_reserved", "A reservation must reserve at least one use.")
@@ -666,7 +698,8 @@ def do_register_optouts(reservations: Sequence[Reservation], *, actor: Actor,
                                source=reservation.source, policy_url=reservation.policy_url[:1000],
                                constraint=reservation.constraint[:1000], evidence=evidence,
                                effective_from=reservation.effective_from or now, registered_by=registered_by,
-                               created_at=now, ledger_index=plan.reserve(), **_subject_columns(reservation.subject)))
+                               created_at=now, ledger_index=plan.reserve(),
+                               **_subject_columns(reservation.subject, known)))
         OptOut.objects.bulk_create(rows)
         for optout in rows:
             plan.fill(optout.ledger_index, EntryDraft(EntryType.OPTOUT_REGISTERED, optout_json(optout), "optout",

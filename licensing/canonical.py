@@ -35,9 +35,30 @@ def _check(value: Any, path: str) -> None:
     raise CanonicalJSONError(f"{path}: unsupported type {type(value).__name__}")
 
 
+def _plain(value: Any) -> bool:
+    """True if `value` is built only of dict (string keys), list, tuple, str, int, bool and None: the common
+    case, checked without recursion or path strings. False means "look closer" (_check), not "invalid"."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        kind = type(item)
+        if kind is str or kind is int or kind is bool or item is None:
+            continue
+        if kind is dict:
+            if not all(type(key) is str for key in item):
+                return False
+            stack.extend(item.values())
+        elif kind is list or kind is tuple:
+            stack.extend(item)
+        else:
+            return False
+    return True
+
+
 def canonical_bytes(value: Any) -> bytes:
     """Serialize `value` canonically (raises CanonicalJSONError for floats and unsupported types)."""
-    _check(value, "$")
+    if not _plain(value):
+        _check(value, "$")
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode(
         "utf-8"
     )

@@ -340,9 +340,33 @@ def _royalty(row: _Row) -> dict[str, str]:
     return terms
 
 
+_LICENSE_COLUMNS = tuple(c for c in KNOWN_COLUMNS if c.startswith("license_") or c in ("licensor", "licensee"))
+# Catalogs repeat one license's columns on every row it covers: parsed terms are reused for identical columns
+# (and rights holder). Only error-free results are kept, so every bad row still reports its own errors.
+_LICENSE_CACHE: dict[tuple[Any, ...], LicenseTerms] = {}
+_LICENSE_CACHE_SIZE = 4096
+
+
 def _license(row: _Row, rights_holder: PartyRef | None) -> LicenseTerms | None:
+    try:
+        key: tuple[Any, ...] | None = (rights_holder, *(row.record.get(c) for c in _LICENSE_COLUMNS))
+        cached = _LICENSE_CACHE.get(key)  # type: ignore[arg-type]
+    except TypeError:  # an unhashable value (a JSON object or list): parse it afresh
+        key = cached = None
+    if cached is not None:
+        return cached
+    errors = len(row.errors)
+    terms = _parse_license(row, rights_holder)
+    if key is not None and terms is not None and len(row.errors) == errors:
+        if len(_LICENSE_CACHE) >= _LICENSE_CACHE_SIZE:
+            _LICENSE_CACHE.clear()
+        _LICENSE_CACHE[key] = terms
+    return terms
+
+
+def _parse_license(row: _Row, rights_holder: PartyRef | None) -> LicenseTerms | None:
     ref = row.text("license_ref", max_length=200)
-    license_columns = [c for c in KNOWN_COLUMNS if c.startswith("license_") or c in ("licensor", "licensee")]
+    license_columns = _LICENSE_COLUMNS
     if not ref:
         stray = sorted(c for c in license_columns if c != "license_ref" and row.record.get(c) not in (None, ""))
         if stray:
