@@ -19,7 +19,7 @@ when a job ran (the ledger size recorded with the job's gate decision).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -58,31 +58,104 @@ class Verdict:
     optout_ids: tuple[int, ...] = ()
 
 
+# Work id -> (licenses considered, blocking opt-outs), for denied works.
+_Details = dict[int, tuple[tuple[int, ...], tuple[int, ...]]]
+
+
+@dataclass(frozen=True)
+class _Group:
+    """Works that share one outcome (allowed, or the same reason codes), with ids ascending.
+
+    `license_ids` runs parallel to `work_ids` for allowed works (the lowest-id license that allows each)."""
+
+    allowed: bool
+    reasons: tuple[str, ...]
+    work_ids: list[int]
+    license_ids: list[int] | None = None
+
+
+class _Verdicts(Mapping[int, Verdict]):
+    """Per-work verdicts, built on access from the grouped answer (a million works cost a million objects
+    only when every one of them is looked at). Iterates in ascending work id."""
+
+    def __init__(self, evaluation: Evaluation) -> None:
+        self._evaluation = evaluation
+        self._where: dict[int, tuple[int, int]] | None = None
+
+    def _index(self) -> dict[int, tuple[int, int]]:
+        if self._where is None:
+            self._where = {w: (g, i) for g, group in enumerate(self._evaluation.groups)
+                           for i, w in enumerate(group.work_ids)}
+        return self._where
+
+    def __getitem__(self, work_id: int) -> Verdict:
+        g, i = self._index()[work_id]
+        group = self._evaluation.groups[g]
+        if group.allowed:
+            return Verdict(work_id, True, (), (group.license_ids[i],) if group.license_ids else ())
+        return self._evaluation.denied_verdict(work_id, group.reasons)
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(sorted(self._index()))
+
+    def __len__(self) -> int:
+        return sum(len(group.work_ids) for group in self._evaluation.groups)
+
+    def __contains__(self, work_id: object) -> bool:
+        return work_id in self._index()
+
+
 @dataclass
 class Evaluation:
-    """Verdicts for a set of works, with the question that was asked."""
+    """Verdicts for a set of works, with the question that was asked.
+
+    The answer arrives grouped by outcome (one group of allowed works, one per combination of reason codes);
+    the licenses and opt-outs behind the denied verdicts are read on first access to one of them, in one
+    statement for every denied work, pinned to the ledger size the evaluation ran at, so they answer the
+    same question even if the ledger has grown since."""
 
     use: str
     territory: str
     at: datetime
     as_of_size: int | None
-    verdicts: dict[int, Verdict] = field(default_factory=dict)
+    groups: list[_Group] = field(default_factory=list)
+    size: int = 0  # the ledger size the answer is pinned to (as_of_size, or the size when it ran)
+    _details: Callable[[list[int]], _Details] | None = field(default=None, repr=False)
+    _loaded: _Details | None = field(default=None, repr=False)
+
+    @property
+    def verdicts(self) -> Mapping[int, Verdict]:
+        """Work id -> Verdict, for every work asked about."""
+        return _Verdicts(self)
 
     def allowed_ids(self) -> list[int]:
         """Works that may be used, ascending."""
-        return sorted(w for w, v in self.verdicts.items() if v.allowed)
+        ids = [w for group in self.groups if group.allowed for w in group.work_ids]
+        return ids if sum(group.allowed for group in self.groups) <= 1 else sorted(ids)
+
+    def denied_ids(self) -> list[int]:
+        """Works that may not be used, ascending (no details are read)."""
+        return sorted(w for group in self.groups if not group.allowed for w in group.work_ids)
 
     def denied(self) -> list[Verdict]:
-        """Verdicts of works that may not be used, ascending by work id."""
-        return [self.verdicts[w] for w in sorted(self.verdicts) if not self.verdicts[w].allowed]
+        """Verdicts of works that may not be used, with the licenses and opt-outs behind them, ascending."""
+        reasons = {w: group.reasons for group in self.groups if not group.allowed for w in group.work_ids}
+        return [self.denied_verdict(w, reasons[w]) for w in sorted(reasons)]
 
     def reason_counts(self) -> dict[str, int]:
         """How many works each reason code applies to."""
         counts: dict[str, int] = {}
-        for verdict in self.verdicts.values():
-            for reason in verdict.reasons:
-                counts[reason] = counts.get(reason, 0) + 1
+        for group in self.groups:
+            for reason in group.reasons:
+                counts[reason] = counts.get(reason, 0) + len(group.work_ids)
         return dict(sorted(counts.items()))
+
+    def denied_verdict(self, work_id: int, reasons: tuple[str, ...]) -> Verdict:
+        """The full verdict of a denied work (reads the details of every denied work on first use)."""
+        if self._loaded is None:
+            self._loaded = self._details(self.denied_ids()) if self._details else {}
+        licenses, optouts = self._loaded.get(work_id, ((), ()))
+        return Verdict(work_id, False, reasons, licenses, optouts)
 
 
 def _ids_cte(name: str) -> str:
@@ -167,24 +240,37 @@ blocked AS (
     WHERE hit.cons = '' OR ok_doc.work_id IS NULL
 )"""
 
+# One row per work: rank (0 allows, else the closest failing status, no license or unknown work), the
+# allowing license, a bitmask of every status seen among its licenses, opted out, rights reserved in-band.
 _SUMMARY = """
 WITH {ws}, {lic}, {coverage}, {hits},
 best AS (
-    SELECT work_id, MIN(status) AS status, MIN(CASE WHEN status = 0 THEN license_id END) AS license_id
+    SELECT work_id, MIN(status) AS status, MIN(CASE WHEN status = 0 THEN license_id END) AS license_id,
+        MAX(CASE WHEN status = 1 THEN 2 ELSE 0 END) + MAX(CASE WHEN status = 2 THEN 4 ELSE 0 END)
+        + MAX(CASE WHEN status = 3 THEN 8 ELSE 0 END) + MAX(CASE WHEN status = 4 THEN 16 ELSE 0 END)
+        + MAX(CASE WHEN status = 5 THEN 32 ELSE 0 END) AS mask
     FROM cov GROUP BY work_id
 ),
-out AS (SELECT DISTINCT work_id FROM blocked)
-SELECT ws.id,
-    CASE WHEN w.id IS NULL OR w.ledger_index >= %(size)s THEN {unknown}
-         ELSE COALESCE(best.status, {no_license}) END,
-    best.license_id,
-    out.work_id IS NOT NULL,
-    w.rights_status
-FROM ws
-LEFT JOIN licensing_work w ON w.id = ws.id
-LEFT JOIN best ON best.work_id = ws.id
-LEFT JOIN out ON out.work_id = ws.id
+out AS (SELECT DISTINCT work_id FROM blocked),
+v AS (
+    SELECT ws.id,
+        CASE WHEN w.id IS NULL OR w.ledger_index >= %(size)s THEN {unknown}
+             ELSE COALESCE(best.status, {no_license}) END AS rank,
+        best.license_id, COALESCE(best.mask, 0) AS mask,
+        out.work_id IS NOT NULL AS opted, COALESCE(w.rights_status = 'reserved', FALSE) AS reserved
+    FROM ws
+    LEFT JOIN licensing_work w ON w.id = ws.id
+    LEFT JOIN best ON best.work_id = ws.id
+    LEFT JOIN out ON out.work_id = ws.id
+)
+{select}
 """
+# PostgreSQL groups the answer by outcome and returns each group's ids as one array (a million works arrive
+# as a handful of rows); SQLite returns a row per work.
+_GROUPED = """SELECT rank, mask, opted, reserved, array_agg(id ORDER BY id),
+    CASE WHEN rank = 0 AND NOT opted THEN array_agg(license_id ORDER BY id) END
+FROM v GROUP BY rank, mask, opted, reserved"""
+_PER_WORK = "SELECT rank, mask, opted, reserved, id, license_id FROM v ORDER BY id"
 
 _DETAILS = """
 WITH {ws}, {lic}, {coverage}, {hits}
@@ -239,58 +325,66 @@ def evaluate(work_ids: Iterable[int], use: str, territory: str, at: datetime | N
     evaluation = Evaluation(use=use_value.value, territory=territory_code, at=moment, as_of_size=as_of_size)
     if not ids:
         return evaluation
-    params = {
+    licensees = _licensee_ids(licensee_ids)
+    if as_of_size is None:  # pin what "everything" means, so details read later answer the same question
+        from licensing.ledger import current_head
+
+        evaluation.size = current_head()[0]
+    else:
+        evaluation.size = as_of_size
+    params: dict[str, Any] = {
         "at": connection.ops.adapt_datetimefield_value(moment),
         "use_bit": USE_BITS[use_value],
         "block": blocking_mask(use_value),
         "territory": f"%|{territory_code}|%",
-        "size": as_of_size if as_of_size is not None else 2**62,
+        "size": evaluation.size,
     }
-    licensees = _licensee_ids(licensee_ids)
-    denied: list[int] = []
-    verdicts = evaluation.verdicts
-    for work_id, rank, license_id, opted_out, rights_status in _run(_SUMMARY, params, ids, licensees):
-        if rank == 0 and not opted_out:
-            verdicts[work_id] = Verdict(work_id, True, (), (license_id,))
+    grouped = connection.vendor == "postgresql"
+    rows = _run(_SUMMARY.replace("{select}", _GROUPED if grouped else _PER_WORK), params, ids, licensees)
+    groups: dict[tuple[int, int, bool, bool], _Group] = {}
+    row_ids: Any
+    row_licenses: Any
+    for rank, mask, opted, reserved, row_ids, row_licenses in rows:
+        key = (rank, mask, bool(opted), bool(reserved))
+        group = groups.get(key)
+        if group is None:
+            allowed = rank == 0 and not opted
+            group = groups[key] = _Group(allowed, () if allowed else _reasons(*key), [], [] if allowed else None)
+        if grouped:
+            group.work_ids.extend(row_ids)
+            if group.license_ids is not None:
+                group.license_ids.extend(row_licenses)
         else:
-            denied.append(work_id)
-            verdicts[work_id] = Verdict(work_id, False, _reasons(rank, bool(opted_out), rights_status))
-    if denied:
-        _add_details(evaluation, denied, params, licensees)
+            group.work_ids.append(int(row_ids))
+            if group.license_ids is not None:
+                group.license_ids.append(int(row_licenses))
+    evaluation.groups = sorted(groups.values(), key=lambda g: (not g.allowed, g.reasons))
+    evaluation._details = lambda denied: _details(denied, params, licensees)
     return evaluation
 
 
-def _reasons(rank: int, opted_out: bool, rights_status: str | None) -> tuple[str, ...]:
-    reasons = [OPTED_OUT] if opted_out else []
+def _reasons(rank: int, mask: int, opted_out: bool, reserved: bool) -> tuple[str, ...]:
+    """Reason codes of a denied work: opted out first, then the closest failing status, then every other
+    status any of its licenses failed with."""
     if rank == _UNKNOWN_RANK:
         return (UNKNOWN_WORK,)
+    reasons = [OPTED_OUT] if opted_out else []
     if rank == _NO_LICENSE_RANK:
         reasons.append(NO_LICENSE)
-        if rights_status == "reserved":
+        if reserved:
             reasons.append(RIGHTS_RESERVED)
     elif rank != 0:
         reasons.append(_STATUS[rank])
+    reasons.extend(reason for status, reason in _STATUS.items()
+                   if status and mask & (1 << status) and reason not in reasons)
     return tuple(reasons)
 
 
-def _add_details(evaluation: Evaluation, denied: list[int], params: dict[str, Any], licensees: list[int]) -> None:
-    """For denied works: every license considered (with every reason it fails) and every blocking opt-out."""
+def _details(denied: list[int], params: dict[str, Any],
+             licensees: list[int]) -> _Details:
+    """For denied works: every license considered and every blocking opt-out."""
     licenses: dict[int, list[int]] = {}
     optouts: dict[int, list[int]] = {}
-    statuses: dict[int, set[str]] = {}
-    for work_id, kind, ref, status in _run(_DETAILS, params, denied, licensees):
-        if kind == "l":
-            licenses.setdefault(work_id, []).append(ref)
-            if status:
-                statuses.setdefault(work_id, set()).add(_STATUS[status])
-        else:
-            optouts.setdefault(work_id, []).append(ref)
-    for work_id in denied:
-        verdict = evaluation.verdicts[work_id]
-        reasons = list(verdict.reasons)
-        # Every license that failed, for whatever reason, is reported (the summary kept only the closest).
-        for reason in sorted(statuses.get(work_id, ()), key=lambda r: list(_STATUS.values()).index(r)):
-            if reason not in reasons:
-                reasons.append(reason)
-        evaluation.verdicts[work_id] = Verdict(work_id, False, tuple(reasons), tuple(licenses.get(work_id, ())),
-                                               tuple(optouts.get(work_id, ())))
+    for work_id, kind, ref, _status in _run(_DETAILS, params, denied, licensees):
+        (licenses if kind == "l" else optouts).setdefault(work_id, []).append(ref)
+    return {w: (tuple(licenses.get(w, ())), tuple(optouts.get(w, ()))) for w in {*licenses, *optouts}}
