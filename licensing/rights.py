@@ -152,6 +152,8 @@ class Evaluation:
 
     def denied_verdict(self, work_id: int, reasons: tuple[str, ...]) -> Verdict:
         """The full verdict of a denied work (reads the details of every denied work on first use)."""
+        if reasons == (UNKNOWN_WORK,):
+            return Verdict(work_id, False, reasons)
         if self._loaded is None:
             self._loaded = self._details(self.denied_ids()) if self._details else {}
         licenses, optouts = self._loaded.get(work_id, ((), ()))
@@ -203,10 +205,9 @@ cov AS (
 _HITS = """
 opt AS NOT MATERIALIZED (
     SELECT o.* FROM licensing_optout o
-    LEFT JOIN licensing_optoutwithdrawal ow
-        ON ow.optout_id = o.id AND ow.ledger_index < %(size)s AND ow.effective_at <= %(at)s
-    WHERE o.ledger_index < %(size)s AND o.effective_from <= %(at)s AND ow.id IS NULL
-      AND (o.reserved_mask & %(block)s) != 0
+    WHERE o.ledger_index < %(size)s AND o.effective_from <= %(at)s AND (o.reserved_mask & %(block)s) != 0
+      AND NOT EXISTS (SELECT 1 FROM licensing_optoutwithdrawal ow
+                      WHERE ow.optout_id = o.id AND ow.ledger_index < %(size)s AND ow.effective_at <= %(at)s)
 ),
 hit AS (
     SELECT ws.id AS work_id, opt.id AS optout_id, opt."constraint" AS cons
@@ -233,12 +234,49 @@ hit AS (
     SELECT i.work_id, opt.id, opt."constraint" FROM ws JOIN licensing_workidentifier i ON i.work_id = ws.id
         JOIN opt ON opt.subject_kind = 'identifier' AND opt.subject_value = i.scheme || ':' || i.value
 ),
-ok_doc AS (SELECT DISTINCT work_id, document_ref FROM cov WHERE status = 0 AND document_ref <> ''),
+{ok_doc_and_blocked}"""
+
+_BLOCKED = """ok_doc AS (SELECT DISTINCT work_id, document_ref FROM cov WHERE status = 0 AND document_ref <> ''),
 blocked AS (
     SELECT hit.work_id, hit.optout_id FROM hit
     LEFT JOIN ok_doc ON ok_doc.work_id = hit.work_id AND ok_doc.document_ref = hit.cons
     WHERE hit.cons = '' OR ok_doc.work_id IS NULL
 )"""
+
+# The same matches for a small set of works (PostgreSQL): each work is read once, then every kind of subject is
+# looked up through its index for that work (a LATERAL subquery the planner cannot flatten into whole-index
+# merge joins), and only the few candidates found are checked for being in force.
+_HITS_SMALL = """
+wk AS MATERIALIZED (
+    SELECT w.id, w.rights_holder_id, w.iscc_code, w.iscc_data, w.iscc_instance
+    FROM ws JOIN licensing_work w ON w.id = ws.id
+),
+hit AS (
+    SELECT wk.id AS work_id, o.id AS optout_id, o."constraint" AS cons
+    FROM wk CROSS JOIN LATERAL (
+        SELECT o.id FROM licensing_optout o WHERE o.subject_kind = 'work' AND o.subject_work_id = wk.id
+        UNION ALL
+        SELECT o.id FROM licensing_optout o WHERE o.subject_kind = 'party' AND o.subject_party_id = wk.rights_holder_id
+        UNION ALL
+        SELECT o.id FROM licensing_optout o WHERE o.subject_kind = 'iscc'
+            AND o.subject_value IN (wk.iscc_code, wk.iscc_data, wk.iscc_instance) AND o.subject_value <> ''
+        UNION ALL
+        SELECT o.id FROM licensing_workcreator c JOIN licensing_optout o
+            ON o.subject_kind = 'party' AND o.subject_party_id = c.party_id WHERE c.work_id = wk.id
+        UNION ALL
+        SELECT o.id FROM licensing_workcreator c JOIN licensing_optout o
+            ON o.subject_kind = 'creator_name' AND o.subject_value = c.name_normalized WHERE c.work_id = wk.id
+        UNION ALL
+        SELECT o.id FROM licensing_workidentifier i JOIN licensing_optout o
+            ON o.subject_kind = 'identifier' AND o.subject_value = i.scheme || ':' || i.value WHERE i.work_id = wk.id
+        OFFSET 0
+    ) m
+    JOIN licensing_optout o ON o.id = m.id
+    WHERE o.ledger_index < %(size)s AND o.effective_from <= %(at)s AND (o.reserved_mask & %(block)s) != 0
+      AND NOT EXISTS (SELECT 1 FROM licensing_optoutwithdrawal ow
+                      WHERE ow.optout_id = o.id AND ow.ledger_index < %(size)s AND ow.effective_at <= %(at)s)
+),
+{ok_doc_and_blocked}"""
 
 # One row per work: rank (0 allows, else the closest failing status, no license or unknown work), the
 # allowing license, a bitmask of every status seen among its licenses, opted out, rights reserved in-band.
@@ -248,16 +286,16 @@ best AS (
     SELECT work_id, MIN(status) AS status, MIN(CASE WHEN status = 0 THEN license_id END) AS license_id,
         MAX(CASE WHEN status = 1 THEN 2 ELSE 0 END) + MAX(CASE WHEN status = 2 THEN 4 ELSE 0 END)
         + MAX(CASE WHEN status = 3 THEN 8 ELSE 0 END) + MAX(CASE WHEN status = 4 THEN 16 ELSE 0 END)
-        + MAX(CASE WHEN status = 5 THEN 32 ELSE 0 END) AS mask
+        + MAX(CASE WHEN status = 5 THEN 32 ELSE 0 END) AS mask{best_extra}
     FROM cov GROUP BY work_id
 ),
-out AS (SELECT DISTINCT work_id FROM blocked),
+out AS ({out}),
 v AS (
     SELECT ws.id,
         CASE WHEN w.id IS NULL OR w.ledger_index >= %(size)s THEN {unknown}
              ELSE COALESCE(best.status, {no_license}) END AS rank,
         best.license_id, COALESCE(best.mask, 0) AS mask,
-        out.work_id IS NOT NULL AS opted, COALESCE(w.rights_status = 'reserved', FALSE) AS reserved
+        out.work_id IS NOT NULL AS opted, COALESCE(w.rights_status = 'reserved', FALSE) AS reserved{v_extra}
     FROM ws
     LEFT JOIN licensing_work w ON w.id = ws.id
     LEFT JOIN best ON best.work_id = ws.id
@@ -265,12 +303,31 @@ v AS (
 )
 {select}
 """
-# PostgreSQL groups the answer by outcome and returns each group's ids as one array (a million works arrive
-# as a handful of rows); SQLite returns a row per work.
-_GROUPED = """SELECT rank, mask, opted, reserved, array_agg(id ORDER BY id),
+# Three shapes of the answer. "grouped" (PostgreSQL, large sets): one row per outcome with its work ids as one
+# array, so a million works arrive as a handful of rows; the details of denied works are read on first use.
+# "complete" (PostgreSQL, small sets): a row per work with the licenses considered and the blocking opt-outs,
+# so one prepared statement answers everything. "per_work" (SQLite): a row per work, details on first use.
+_SHAPES = {
+    "grouped": {"best_extra": "", "out": "SELECT DISTINCT work_id FROM blocked", "v_extra": "", "select": """
+SELECT rank, mask, opted, reserved, array_agg(id ORDER BY id),
     CASE WHEN rank = 0 AND NOT opted THEN array_agg(license_id ORDER BY id) END
-FROM v GROUP BY rank, mask, opted, reserved"""
-_PER_WORK = "SELECT rank, mask, opted, reserved, id, license_id FROM v ORDER BY id"
+FROM v GROUP BY rank, mask, opted, reserved"""},
+    "complete": {"best_extra": ", array_agg(DISTINCT license_id ORDER BY license_id) AS licenses",
+                 "out": "SELECT work_id, array_agg(DISTINCT optout_id ORDER BY optout_id) AS optouts "
+                        "FROM blocked GROUP BY work_id",
+                 "v_extra": ", best.licenses, out.optouts",
+                 "select": "SELECT rank, mask, opted, reserved, id, license_id, licenses, optouts FROM v"},
+    "per_work": {"best_extra": "", "out": "SELECT DISTINCT work_id FROM blocked", "v_extra": "",
+                 "select": "SELECT rank, mask, opted, reserved, id, license_id, NULL, NULL FROM v"},
+}
+
+
+def _summary(shape: str) -> str:
+    text = _SUMMARY
+    for name, value in _SHAPES[shape].items():
+        text = text.replace("{" + name + "}", value)
+    return text
+
 
 _DETAILS = """
 WITH {ws}, {lic}, {coverage}, {hits}
@@ -289,15 +346,31 @@ def _licensee_ids(licensee_ids: Iterable[int] | None) -> list[int]:
     return [operator_organization().pk]
 
 
-def _sql(template: str) -> str:
-    return template.format(ws=_ids_cte("ws"), lic=_ids_cte("lic"), coverage=_COVERAGE.strip(), hits=_HITS.strip(),
+def _sql(template: str, *, small: bool = False) -> str:
+    hits = (_HITS_SMALL if small else _HITS).strip().replace("{ok_doc_and_blocked}", _BLOCKED.strip())
+    return template.format(ws=_ids_cte("ws"), lic=_ids_cte("lic"), coverage=_COVERAGE.strip(), hits=hits,
                            unknown=_UNKNOWN_RANK, no_license=_NO_LICENSE_RANK)
+
+
+# Work sets up to this size run as a server-side prepared statement on PostgreSQL: the statement is planned
+# once per connection (planning these CTEs costs ~5-8 ms, more than executing them for a thousand works),
+# and a generic plan drives the joins from the work ids through the indexes. Larger sets are planned per
+# call, with the array's real size, so they get hash joins.
+PREPARED_MAX = 20_000
 
 
 def _run(template: str, params: dict[str, Any], ws: Sequence[int], lic: Sequence[int]) -> list[tuple[Any, ...]]:
     """Execute one statement with the work ids and licensee ids bound as arrays."""
+    bound = {**params, "ws": _ids_param(ws), "lic": _ids_param(lic)}
+    if connection.vendor == "postgresql" and len(ws) <= PREPARED_MAX:
+        import psycopg
+
+        connection.ensure_connection()
+        with psycopg.Cursor(connection.connection) as raw:
+            raw.execute(_sql(template, small=True), bound, prepare=True)
+            return list(raw.fetchall())
     with connection.cursor() as cursor:
-        cursor.execute(_sql(template), {**params, "ws": _ids_param(ws), "lic": _ids_param(lic)})
+        cursor.execute(_sql(template), bound)
         return list(cursor.fetchall())
 
 
@@ -339,27 +412,37 @@ def evaluate(work_ids: Iterable[int], use: str, territory: str, at: datetime | N
         "territory": f"%|{territory_code}|%",
         "size": evaluation.size,
     }
-    grouped = connection.vendor == "postgresql"
-    rows = _run(_SUMMARY.replace("{select}", _GROUPED if grouped else _PER_WORK), params, ids, licensees)
+    if connection.vendor != "postgresql":
+        shape = "per_work"
+    else:
+        shape = "complete" if len(ids) <= PREPARED_MAX else "grouped"
+    rows = _run(_summary(shape), params, ids, licensees)
     groups: dict[tuple[int, int, bool, bool], _Group] = {}
+    details: _Details = {}
     row_ids: Any
-    row_licenses: Any
-    for rank, mask, opted, reserved, row_ids, row_licenses in rows:
+    row_license: Any
+    for rank, mask, opted, reserved, row_ids, row_license, licenses, optouts in (
+            rows if shape != "grouped" else ((*row, None, None) for row in rows)):
         key = (rank, mask, bool(opted), bool(reserved))
         group = groups.get(key)
         if group is None:
             allowed = rank == 0 and not opted
             group = groups[key] = _Group(allowed, () if allowed else _reasons(*key), [], [] if allowed else None)
-        if grouped:
+        if shape == "grouped":
             group.work_ids.extend(row_ids)
             if group.license_ids is not None:
-                group.license_ids.extend(row_licenses)
-        else:
-            group.work_ids.append(int(row_ids))
-            if group.license_ids is not None:
-                group.license_ids.append(int(row_licenses))
+                group.license_ids.extend(row_license)
+            continue
+        group.work_ids.append(int(row_ids))
+        if group.license_ids is not None:
+            group.license_ids.append(int(row_license))
+        elif shape == "complete" and rank != _UNKNOWN_RANK:
+            details[row_ids] = (tuple(licenses or ()), tuple(optouts or ()))
     evaluation.groups = sorted(groups.values(), key=lambda g: (not g.allowed, g.reasons))
-    evaluation._details = lambda denied: _details(denied, params, licensees)
+    if shape == "complete":
+        evaluation._loaded = details
+    else:
+        evaluation._details = lambda denied: _details(denied, params, licensees)
     return evaluation
 
 
@@ -387,4 +470,5 @@ def _details(denied: list[int], params: dict[str, Any],
     optouts: dict[int, list[int]] = {}
     for work_id, kind, ref, _status in _run(_DETAILS, params, denied, licensees):
         (licenses if kind == "l" else optouts).setdefault(work_id, []).append(ref)
-    return {w: (tuple(licenses.get(w, ())), tuple(optouts.get(w, ()))) for w in {*licenses, *optouts}}
+    return {w: (tuple(dict.fromkeys(licenses.get(w, ()))), tuple(dict.fromkeys(optouts.get(w, ()))))
+            for w in {*licenses, *optouts}}

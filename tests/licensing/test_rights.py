@@ -154,3 +154,31 @@ def test_licenses_and_opt_outs_cannot_be_edited_or_deleted_in_the_database(catal
         with pytest.raises(DatabaseError), transaction.atomic(), connection.cursor() as cursor:
             cursor.execute(statement)
     assert not verdict(catalog["NL-001"]).allowed
+
+
+def _answers(evaluation):
+    return {w: (v.allowed, v.reasons, v.license_ids, v.optout_ids) for w, v in evaluation.verdicts.items()}
+
+
+def test_every_shape_of_the_answer_agrees_and_details_stay_pinned_to_the_ledger_size(catalog, monkeypatch):
+    """Small sets on PostgreSQL come back complete in one prepared statement; large sets grouped by outcome with
+    the details of denied works read on first use (SQLite: a row per work, details on first use). All agree,
+    and details read after the ledger has grown still answer the question as it was asked."""
+    license = License.objects.get(key__endswith="/NL-2026-A")
+    do_revoke_license(license, effective_at=datetime(2026, 5, 1, tzinfo=UTC), reason="breach", actor=SYSTEM)
+    holder = Party.objects.get(name="Nordlys Music AB")
+    reserved = optout(Subject(SubjectKind.PARTY, str(holder.pk)))
+    ids = [w.pk for w in catalog.values()] + [999_999]
+    small = rights.evaluate(ids, "ai_training", "DE", JUNE)
+    monkeypatch.setattr(rights, "PREPARED_MAX", 0)
+    large = rights.evaluate(ids, "ai_training", "DE", JUNE)
+    late = rights.evaluate(ids, "ai_training", "DE", JUNE)
+    optout(Subject(SubjectKind.WORK, str(catalog["NL-003"].pk)))  # the ledger grows before `late` reads details
+    assert _answers(small) == _answers(large) == _answers(late)
+    assert small.reason_counts() == large.reason_counts()
+    nl001 = large.verdicts[catalog["NL-001"].pk]
+    assert nl001.reasons == ("opted_out", "revoked") and nl001.license_ids == (license.pk,)
+    assert nl001.optout_ids == (reserved.pk,)
+    assert large.verdicts[999_999].reasons == ("unknown_work",) and 999_999 in large.verdicts
+    assert sorted(large.verdicts) == sorted(ids) and len(large.verdicts) == len(ids)
+    assert large.denied_ids() == sorted(v.work_id for v in large.denied())
