@@ -50,7 +50,7 @@ def _plain(value: Any) -> bool:
             stack.extend(item.values())
         elif kind is list or kind is tuple:
             stack.extend(item)
-        else:
+        elif not isinstance(item, str | int):  # str and int subclasses (enum members) are written as their values
             return False
     return True
 
