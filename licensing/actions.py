@@ -124,7 +124,7 @@ def _copy_adapter(f: Any) -> Callable[[Any], Any] | None:
     if isinstance(f, models.JSONField):
         encoder = f.encoder
         return lambda value: None if value is None else connection.ops.adapt_json_value(value, encoder)
-    if isinstance(f, _AS_IS) and not isinstance(f, models.FileField):
+    if isinstance(f, _AS_IS):
         return None
     return lambda value: f.get_db_prep_save(value, connection)
 

@@ -22,6 +22,7 @@ import json
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 
 from django.db import connection
@@ -123,9 +124,9 @@ class Evaluation:
     _details: Callable[[list[int]], _Details] | None = field(default=None, repr=False)
     _loaded: _Details | None = field(default=None, repr=False)
 
-    @property
+    @cached_property
     def verdicts(self) -> Mapping[int, Verdict]:
-        """Work id -> Verdict, for every work asked about."""
+        """Work id -> Verdict, for every work asked about (its index is built once, on first lookup)."""
         return _Verdicts(self)
 
     def allowed_ids(self) -> list[int]:
