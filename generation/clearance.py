@@ -43,10 +43,9 @@ from licensing.models import (
     LicenseRevocation,
     LicenseWork,
     OptOut,
+    OptOutMatch,
     OptOutWithdrawal,
     Work,
-    WorkCreator,
-    WorkIdentifier,
 )
 
 USES = (TRAINING_USE, "commercial_output", "non_commercial_output")
@@ -263,26 +262,12 @@ def works_of_licenses(license_ids: Iterable[int]) -> set[int]:
 
 def works_of_optouts(optout_ids: Iterable[int]) -> set[int]:
     """Works whose subject matches any of the opt-outs (the work, its holder or a credited party, a creator
-    name, an ISCC code of its asset, an identifier)."""
+    name, an ISCC code of its asset, an identifier), from the opt-out match index (licensing.optout_matches)."""
+    ids = sorted(set(optout_ids))
     works: set[int] = set()
-    for opt in OptOut.objects.filter(pk__in=optout_ids).values("subject_kind", "subject_work_id", "subject_party_id",
-                                                                "subject_value"):
-        kind, value = opt["subject_kind"], opt["subject_value"]
-        if kind == "work":
-            works.add(opt["subject_work_id"])
-        elif kind == "party":
-            works |= set(Work.objects.filter(rights_holder_id=opt["subject_party_id"]).values_list("pk", flat=True))
-            works |= set(WorkCreator.objects.filter(party_id=opt["subject_party_id"])
-                         .values_list("work_id", flat=True))
-        elif kind == "creator_name":
-            works |= set(WorkCreator.objects.filter(name_normalized=value).values_list("work_id", flat=True))
-        elif kind == "iscc":
-            for column in ("iscc_code", "iscc_data", "iscc_instance"):
-                works |= set(Work.objects.filter(**{column: value}).values_list("pk", flat=True))
-        elif kind == "identifier":
-            scheme, _, ident = value.partition(":")
-            works |= set(WorkIdentifier.objects.filter(scheme=scheme, value=ident).values_list("work_id", flat=True))
-    works.discard(None)  # type: ignore[arg-type]
+    for start in range(0, len(ids), 5000):
+        works.update(OptOutMatch.objects.filter(optout_id__in=ids[start:start + 5000])
+                     .values_list("work_id", flat=True))
     return works
 
 

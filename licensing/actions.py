@@ -44,6 +44,7 @@ from licensing.models import (
     WorkTag,
     node_key_of,
 )
+from licensing.optout_matches import forget_matches, record_matches
 from licensing.prepared import PreparedRow
 from licensing.terms import (
     Reservation,
@@ -458,6 +459,7 @@ def do_apply_catalog_rows(items: Sequence[PreparedRow], *, collection_slug: str,
             WorkCreator.objects.filter(work_id__in=changed_ids).delete()
             WorkIdentifier.objects.filter(work_id__in=changed_ids).delete()
             WorkTag.objects.filter(work_id__in=changed_ids).delete()
+            forget_matches(changed_ids)
         # Child rows go in as plain tuples (the database assigns their ids): no model instance per row.
         creators: list[tuple[int, int, str, str]] = []
         identifiers: list[tuple[int, str, str]] = []
@@ -480,6 +482,7 @@ def do_apply_catalog_rows(items: Sequence[PreparedRow], *, collection_slug: str,
         _insert(WorkCreator._meta.db_table, ("work_id", "party_id", "role", "name_normalized"), creators)
         _insert(WorkIdentifier._meta.db_table, ("work_id", "scheme", "value"), identifiers)
         _insert(WorkTag._meta.db_table, ("work_id", "tag"), tags)
+        record_matches(work_ids=[work.pk for _, work in [*new_works, *changed]])
         result.created, result.updated = len(new_works), len(changed)
 
         # Licenses named by rows or derived from the assets' own statements: create, or extend to new works.
@@ -701,6 +704,7 @@ def do_register_optouts(reservations: Sequence[Reservation], *, actor: Actor,
                                created_at=now, ledger_index=plan.reserve(),
                                **_subject_columns(reservation.subject, known)))
         OptOut.objects.bulk_create(rows)
+        record_matches(optout_ids=[optout.pk for optout in rows])
         for optout in rows:
             plan.fill(optout.ledger_index, EntryDraft(EntryType.OPTOUT_REGISTERED, optout_json(optout), "optout",
                                                       str(optout.pk)))

@@ -443,6 +443,28 @@ class OptOutWithdrawal(models.Model):
         return f"withdrawal of opt-out {self.optout_id}"
 
 
+class OptOutMatch(models.Model):
+    """A work an opt-out's subject names (licensing.optout_matches): derived from the opt-out and the work's
+    current catalog record, written with either, so rights evaluation reads one row per match.
+
+    Copies the opt-out's immutable columns; `ledger_index` is the opt-out's."""
+
+    # Indexed by the unique (work, opt-out) and the (opt-out) index below, not twice.
+    work = models.ForeignKey(Work, on_delete=models.CASCADE, related_name="optout_matches", db_index=False)
+    optout = models.ForeignKey(OptOut, on_delete=models.CASCADE, related_name="matches", db_index=False)
+    reserved_mask = models.IntegerField()
+    effective_from = models.DateTimeField()
+    constraint = models.CharField(max_length=1000, blank=True)
+    ledger_index = models.BigIntegerField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["work", "optout"], name="licensing_optoutmatch_unique")]
+        indexes = [models.Index(fields=["optout"], name="licensing_optoutmatch_opt_idx")]
+
+    def __str__(self) -> str:
+        return f"opt-out {self.optout_id} names work {self.work_id}"
+
+
 # --- Catalog imports ----------------------------------------------------------------------------------------------
 
 

@@ -10,7 +10,8 @@ from django.db import connection
 from licensing import rights
 from licensing.actions import LicenseGrant, do_grant_license, do_register_optouts, do_revoke_license, do_withdraw_optout
 from licensing.ledger import Actor, current_head
-from licensing.models import License, Party, Work
+from licensing.models import License, OptOutMatch, Party, Work
+from licensing.optout_matches import record_matches
 from licensing.terms import Reservation, ReservedUse, Source, Subject, SubjectKind, territory_field, uses_mask
 from tests.licensing.catalog_helpers import load_catalog, small_catalog
 
@@ -79,6 +80,47 @@ def test_opt_outs_match_by_party_creator_name_identifier_and_only_block_the_uses
     assert verdict(catalog["NL-002"]).reasons == ("opted_out",)
     optout(Subject(SubjectKind.IDENTIFIER, "iswc:T-034.524.680-1"), uses=(ReservedUse.ALL,))
     assert verdict(catalog["NL-001"], use="commercial_output").reasons == ("opted_out",)
+
+
+def test_opt_outs_registered_before_a_work_is_catalogued_name_it_and_a_rewritten_record_is_matched_again(
+        operator_org):
+    """The opt-out match index is written from both sides: opt-outs registered first name the works imported
+    later (by creator name, identifier and holder), and a work whose record changes is matched afresh."""
+    by_name = optout(Subject(SubjectKind.CREATOR_NAME, "Lindqvist, Mara"))
+    by_iswc = optout(Subject(SubjectKind.IDENTIFIER, "iswc:T-034.524.680-1"))
+    assert load_catalog(small_catalog(), operator=operator_org).rejected == []
+    works = {w.source_key: w for w in Work.objects.all()}
+    holder = Party.objects.get(name="Nordlys Music AB")
+    by_holder = optout(Subject(SubjectKind.PARTY, str(holder.pk)), uses=(ReservedUse.AI_INFERENCE,))
+    assert verdict(works["NL-001"]).optout_ids == (by_name.pk, by_iswc.pk)
+    assert verdict(works["NL-001"], use="style_reference").optout_ids == (by_holder.pk,)
+    assert verdict(works["NL-004"]).reasons == ("no_license",)  # Per Holm: not named by the creator opt-out
+    assert set(OptOutMatch.objects.filter(work=works["NL-001"]).values_list("optout_id", flat=True)) == {
+        by_name.pk, by_iswc.pk, by_holder.pk}
+
+    # NL-001 is re-imported credited to Per Holm and without its ISWC: only the holder still names it.
+    rows = small_catalog().decode().replace("NL-001,Harbour Lights,composer:Mara Lindqvist,T-034.524.680-1,",
+                                            "NL-001,Harbour Lights,composer:Per Holm,,")
+    result = load_catalog(rows.encode(), operator=operator_org)
+    assert result.rejected == [] and result.updated == 1
+    assert verdict(works["NL-001"]).allowed
+    assert set(OptOutMatch.objects.filter(work=works["NL-001"]).values_list("optout_id", flat=True)) == {
+        by_holder.pk}
+    assert verdict(works["NL-002"]).optout_ids == (by_name.pk,)
+
+
+def test_the_match_index_rebuilt_from_scratch_equals_the_one_written_incrementally(catalog):
+    holder = Party.objects.get(name="Nordlys Music AB")
+    optout(Subject(SubjectKind.PARTY, str(holder.pk)))
+    optout(Subject(SubjectKind.CREATOR_NAME, "Holm, Per"))
+    optout(Subject(SubjectKind.IDENTIFIER, "iswc:T-034.524.680-1"))
+    optout(Subject(SubjectKind.WORK, str(catalog["NL-003"].pk)))
+    optout(Subject(SubjectKind.ISCC, "ISCC:KACYPXW445FTYNJ3"))  # names no work: no asset carries it
+    columns = ("work_id", "optout_id", "reserved_mask", "effective_from", "constraint", "ledger_index")
+    incremental = set(OptOutMatch.objects.values_list(*columns))
+    OptOutMatch.objects.all().delete()
+    assert record_matches() == len(incremental) == 4 + 1 + 1 + 1
+    assert set(OptOutMatch.objects.values_list(*columns)) == incremental
 
 
 def test_an_opt_out_counts_only_from_its_effective_time(catalog):
