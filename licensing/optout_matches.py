@@ -102,6 +102,25 @@ def record_matches(*, optout_ids: Sequence[int] | None = None, work_ids: Sequenc
         return max(cursor.rowcount, 0)
 
 
+def compare_matches() -> tuple[set[tuple[int, int]], set[tuple[int, int]]]:
+    """(missing, extra): the (work, opt-out) pairs the catalog and the opt-outs imply that the index lacks, and
+    the pairs it holds that they do not imply. Both empty when the index is right."""
+    pairs = _statement("").split("FROM (", 1)[1].rsplit(") m JOIN", 1)[0]
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT work_id, optout_id FROM ({pairs}) p")  # noqa: S608 (constant text)
+        implied = {(int(w), int(o)) for w, o in cursor.fetchall()}
+        cursor.execute("SELECT work_id, optout_id FROM licensing_optoutmatch")
+        stored = {(int(w), int(o)) for w, o in cursor.fetchall()}
+    return implied - stored, stored - implied
+
+
+def rebuild_matches() -> int:
+    """Replace the whole index by the matches the catalog and the opt-outs imply (call inside a transaction)."""
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM licensing_optoutmatch")
+    return record_matches()
+
+
 def forget_matches(work_ids: Sequence[int]) -> None:
     """Delete the matches of works whose catalog record is being rewritten (re-matched by `record_matches`)."""
     if not work_ids:

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import io
 from datetime import UTC, datetime
 
 import pytest
+from django.core.management import CommandError, call_command
 from django.db import connection
 
 from licensing import rights
 from licensing.actions import LicenseGrant, do_grant_license, do_register_optouts, do_revoke_license, do_withdraw_optout
 from licensing.ledger import Actor, current_head
 from licensing.models import License, OptOutMatch, Party, Work
-from licensing.optout_matches import record_matches
 from licensing.terms import Reservation, ReservedUse, Source, Subject, SubjectKind, territory_field, uses_mask
 from tests.licensing.catalog_helpers import load_catalog, small_catalog
 
@@ -109,7 +110,7 @@ def test_opt_outs_registered_before_a_work_is_catalogued_name_it_and_a_rewritten
     assert verdict(works["NL-002"]).optout_ids == (by_name.pk,)
 
 
-def test_the_match_index_rebuilt_from_scratch_equals_the_one_written_incrementally(catalog):
+def test_the_match_index_check_finds_a_lost_match_and_a_rebuild_restores_the_incremental_index(catalog):
     holder = Party.objects.get(name="Nordlys Music AB")
     optout(Subject(SubjectKind.PARTY, str(holder.pk)))
     optout(Subject(SubjectKind.CREATOR_NAME, "Holm, Per"))
@@ -118,8 +119,14 @@ def test_the_match_index_rebuilt_from_scratch_equals_the_one_written_incremental
     optout(Subject(SubjectKind.ISCC, "ISCC:KACYPXW445FTYNJ3"))  # names no work: no asset carries it
     columns = ("work_id", "optout_id", "reserved_mask", "effective_from", "constraint", "ledger_index")
     incremental = set(OptOutMatch.objects.values_list(*columns))
-    OptOutMatch.objects.all().delete()
-    assert record_matches() == len(incremental) == 4 + 1 + 1 + 1
+    assert len(incremental) == 4 + 1 + 1 + 1
+    call_command("optout_matches", stdout=io.StringIO())  # consistent: exits cleanly
+    OptOutMatch.objects.filter(work=catalog["NL-003"]).delete()
+    with pytest.raises(CommandError, match=r"2 missing, 0 extra"):
+        call_command("optout_matches")
+    out = io.StringIO()
+    call_command("optout_matches", "--rebuild", stdout=out)
+    assert "rebuilt: 7 matches" in out.getvalue()
     assert set(OptOutMatch.objects.values_list(*columns)) == incremental
 
 
