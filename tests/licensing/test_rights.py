@@ -231,3 +231,15 @@ def test_every_shape_of_the_answer_agrees_and_details_stay_pinned_to_the_ledger_
     assert large.verdicts[999_999].reasons == ("unknown_work",) and 999_999 in large.verdicts
     assert sorted(large.verdicts) == sorted(ids) and len(large.verdicts) == len(ids)
     assert large.denied_ids() == sorted(v.work_id for v in large.denied())
+
+
+@pytest.mark.parametrize("size", [10, 10_000])
+def test_a_group_arriving_unordered_is_put_in_ascending_order_with_its_license_ids_alongside(size):
+    ids = list(range(1, size + 1))
+    shuffled = ids[size // 2:] + ids[:size // 2]
+    group = rights._Group(True, (), list(shuffled), [w * 10 for w in shuffled])
+    rights._ascending(group)
+    assert group.work_ids == ids and group.license_ids == [w * 10 for w in ids]
+    denied = rights._Group(False, ("no_license",), list(reversed(ids)))
+    rights._ascending(denied)
+    assert denied.work_ids == ids and denied.license_ids is None
