@@ -127,7 +127,7 @@ def _torch_version() -> str:
 
 def train_and_register(*, name: str, version: str, territory: str, collections: list[str], seed: int,
                        train_overrides: dict[str, Any], actor: Actor, limit: int | None = None,
-                       also_cleared_for: Sequence[str] = (),
+                       also_cleared_for: Sequence[str] = (), processes: int = 2,
                        log: Callable[[str], None] = print) -> tuple[GenerationModel, bytes]:
     """Select, extract, train, then record manifest + model together (nothing is recorded if training fails).
 
@@ -142,7 +142,7 @@ def train_and_register(*, name: str, version: str, territory: str, collections: 
     uses = " and ".join(["ai_training", *sorted(set(also_cleared_for) - {"ai_training"})])
     log(f"{len(selection.records)} of {selection.considered} works cleared for {uses} in "
         f"{selection.territory} at ledger size {selection.ledger_size}")
-    prepared = prepare_examples(selection, log=log)
+    prepared = prepare_examples(selection, processes=processes, log=log)
     if not prepared.examples:
         raise DomainError("manifest_empty", "No cleared work yielded a usable melody.",
                           details={"skipped": prepared.skipped})

@@ -4,12 +4,19 @@ Prints figures; asserts nothing (a benchmark, not a test). Runs without a databa
 (default: the shipped one, pinned by its model.json) and reads the training melodies from the music21
 corpus files named in the shipped manifest.
 
-    .venv/bin/python scripts/eval_composer.py [--out var/eval] [--scenes N] [--free-samples N]
+    .venv/bin/python scripts/eval_composer.py [--out var/eval] [--scenes N] [--free-samples N] [--json FILE]
 
 Plan adherence is measured on what the composer outputs, not on the plan: tempo and section starts from
 the exported MIDI file, keys from the notes (Krumhansl-Schmuckler per section), hit points from onsets in
 the rendered audio (the strongest onset within 2 s of each requested time must be within one beat of it),
 and loudness from the audio (sections meant to be louder by >= 0.15 intensity must measure louder).
+
+Musical statistics are Jensen-Shannon divergences to the whole training corpus (melodies C-relative, as
+trained). Free model samples and Markov samples come in equal numbers and lengths, each pair taking the
+mode and meter of one randomly picked corpus melody (see `free_and_markov`). Raw pitch classes compare
+C-relative notes, so they also measure the mode mix: the corpus is ~89% major, film cues are mostly minor.
+The key-normalized column moves every piece (a corpus melody, a free sample, one section of a cue) from
+its estimated key to C major / A minor first, so it compares scale-degree use whatever the mode.
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ import json
 import statistics
 import sys
 import time
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,6 +45,7 @@ from generation.engines.score import Score, TempoChange, TempoMap, scale_of  # n
 
 SHIPPED = ROOT / "generation" / "engines" / "reference" / "shipped"
 SCENES = ROOT / "generation" / "engines" / "reference" / "scenes.json"
+MAX_BARS = 512  # longest free or Markov sample (the longest corpus melody has 501 bars)
 
 
 @dataclass(frozen=True)
@@ -48,7 +57,7 @@ class Mel:
     mode: str = ""
 
 
-def training_melodies(manifest: dict, cache: Path) -> list[corpus.Melody]:
+def training_melodies(manifest: dict, cache: Path, processes: int = 2) -> list[corpus.Melody]:
     """Melodies of the manifest's works, read from the music21 corpus (cached extraction)."""
     from licensing.reference_corpus import music21_corpus_root
 
@@ -61,20 +70,80 @@ def training_melodies(manifest: dict, cache: Path) -> list[corpus.Melody]:
             raise SystemExit(f"{path} differs from the manifest's SHA-256")
         items.append((record["work"], data))
     out: list[corpus.Melody] = []
-    for result in corpus.extract_many(items, cache).values():
+    for result in corpus.extract_many(items, cache, processes).values():
         if not isinstance(result, corpus.CorpusError):
             out.extend(m for m in result if m.meter in (2, 3, 4))
     return out
 
 
 def training_styles(manifest: dict) -> dict[str, tuple[str, ...]]:
-    """Each manifest work's style tags as the catalog stores them ("kind:value"), which is what training saw."""
+    """Each manifest work's style tags as the catalog stores them, which is what training saw.
+
+    Exactly as `ingest_reference_catalog` writes them: "kind:value" cut to 150 characters, empty values
+    dropped, lower-cased, sorted. (Unlowered tags missed most genre and composer tokens, so free samples were
+    conditioned on fewer tags than their melodies had in training.)
+    """
     from licensing.reference_corpus import music21_corpus_root, survey
 
     wanted = {record["work"].split("/", 1)[1] for record in manifest["records"]}
-    return {f"music21-corpus/{work.relative_path}": tuple(f"{kind}:{value}"[:150] for kind, values
-                                                          in work.style_tags.items() for value in values)
-            for work in survey(music21_corpus_root(), as_of_year=time.gmtime().tm_year) if work.relative_path in wanted}
+    return {f"music21-corpus/{work.relative_path}": tuple(sorted({
+        f"{kind}:{value}"[:150].lower() for kind, values in work.style_tags.items() for value in values
+        if value.strip()}))
+        for work in survey(music21_corpus_root(), as_of_year=time.gmtime().tm_year) if work.relative_path in wanted}
+
+
+def sections_of(plan, material) -> list[Mel]:
+    """A cue's melody cut at its section boundaries (each section has its own key and mode; notes are C-relative)."""
+    bar_len = plan.meter * 4
+    out = []
+    for section in plan.sections:
+        lo, hi = section.start_bar * bar_len, (section.start_bar + section.bars) * bar_len
+        notes = tuple((onset - lo, duration, pitch) for onset, duration, pitch in material if lo <= onset < hi)
+        if notes:
+            out.append(Mel(plan.meter, notes, section.mode))
+    return out
+
+
+def free_and_markov(composer: ReferenceComposer, train_mels: list[corpus.Melody],
+                    styles: dict[str, tuple[str, ...]], count: int, bars_wanted: int
+                    ) -> tuple[list[Mel], list[Mel], list[Mel], list[Mel], list[corpus.Melody]]:
+    """Free model samples and Markov samples, one of each per randomly picked corpus melody, with its conditioning.
+
+    Each free sample and Markov sample has as many bars as the same corpus melody (or `bars_wanted` bars) and
+    takes its mode and meter, so all sets hold the corpus's mix of lengths, modes and meters. Free samples
+    also take the melody's style tags, as in training.
+    - "model (free)": the model's own distribution: every bar's density, all 12 pitch classes, the register
+      and an untruncated nucleus are left to it. The Markov chain has no key constraint either.
+    - "model (free, in scale)": the same with pitches held to the mode's scale, as cues are.
+    - "markov": one first-order chain over (interval, duration) events fitted on the whole corpus.
+    - "markov (mode+meter)": one chain per (mode, meter) fitted on those corpus melodies only, so the baseline
+      knows as much of the conditioning as the model does apart from style tags (it is not weaker: where a
+      class is rare it still has every melody of that class).
+    """
+    rng = np.random.default_rng(0)
+    picks = rng.choice(len(train_mels), size=count, replace=False)
+    lengths = {int(i): len(metrics.notes_per_bar(train_mels[int(i)])) for i in picks}
+    baseline = metrics.MarkovBaseline().fit(train_mels)
+    conditioned: dict[tuple[str, int], metrics.MarkovBaseline] = {}
+    for key in sorted({(m.mode, m.meter) for m in train_mels}):
+        conditioned[key] = metrics.MarkovBaseline().fit([m for m in train_mels if (m.mode, m.meter) == key])
+    free, free_scale, markov, markov_conditioned = [], [], [], []
+    chromatic = tuple(range(12))
+    for n, index in enumerate(picks):
+        ref = train_mels[int(index)]
+        # As long as the melody it stands for (0: its own bar count, capped at MAX_BARS), so the samples have the
+        # corpus's mix of lengths: the opening bars of a tune are busier than its average.
+        bars = min(MAX_BARS, max(1, lengths[int(index)])) if bars_wanted == 0 else bars_wanted
+        tags = styles.get(ref.source, ())
+        scale = tuple(sorted(set(scale_of(ref.mode) + ((11,) if ref.mode == "minor" else ()))))
+        for out, pcs in ((free, chromatic), (free_scale, scale)):
+            notes, _ = sample_melody(composer.model, composer.vocab, free_spec(ref.mode, ref.meter, tags, bars, pcs),
+                                     seed=n)
+            out.append(Mel(ref.meter, tuple(notes), ref.mode))
+        markov.append(Mel(ref.meter, tuple(baseline.sample(bars, ref.meter, rng)), ref.mode))
+        chain = conditioned[(ref.mode, ref.meter)]
+        markov_conditioned.append(Mel(ref.meter, tuple(chain.sample(bars, ref.meter, rng)), ref.mode))
+    return free, free_scale, markov, markov_conditioned, [train_mels[int(i)] for i in picks]
 
 
 def onset_envelope(audio: np.ndarray, sr: int, hop: int = 480) -> np.ndarray:
@@ -135,7 +204,11 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "var" / "eval")
     parser.add_argument("--cache", type=Path, default=ROOT / "var" / "cache" / "melodies")
     parser.add_argument("--scenes", type=int, default=0, help="only the first N scenes")
-    parser.add_argument("--free-samples", type=int, default=120)
+    parser.add_argument("--free-samples", type=int, default=120, help="free model samples (and as many Markov ones)")
+    parser.add_argument("--bars", type=int, default=0,
+                        help="bars per free and Markov sample (0: as many as the corpus melody each stands for)")
+    parser.add_argument("--processes", type=int, default=2, help="processes extracting uncached corpus melodies")
+    parser.add_argument("--json", type=Path, help="also write the statistics table here (for the model card)")
     parser.add_argument("--write", type=int, default=3, help="write WAV/MIDI/MusicXML of the first N cues")
     args = parser.parse_args()
     meta = json.loads((args.checkpoint_dir / "model.json").read_text())
@@ -154,6 +227,7 @@ def main() -> None:
     passes: dict[str, list[bool]] = {}
     per_second, sixty, rerender = [], [], []
     outputs: list[Mel] = []
+    cue_sections: list[Mel] = []
     failures = []
     for i, scene in enumerate(scenes):
         params = PlanParams.from_dict(scene.get("params", {}))
@@ -173,6 +247,7 @@ def main() -> None:
             if not all(values):
                 failures.append(f"{scene['id']}: {key} {values}")
         outputs.append(Mel(cue.plan.meter, tuple(cue.composition.material), cue.plan.sections[0].mode))
+        cue_sections.extend(sections_of(cue.plan, cue.composition.material))
         if i < args.write:
             stem = args.out / scene["id"]
             synth.write_audio(stem.with_suffix(".wav"), cue.audio, cue.sample_rate)
@@ -199,46 +274,56 @@ def main() -> None:
 
     # 2. Musical statistics vs the training corpus, model vs a first-order Markov baseline.
     started = time.perf_counter()
-    train_mels = training_melodies(manifest, args.cache)
+    train_mels = training_melodies(manifest, args.cache, args.processes)
     print(f"\nTraining corpus: {len(train_mels)} melodies ({time.perf_counter() - started:.0f} s to load)")
     styles = training_styles(manifest)  # style tags do not depend on the year; the rights finding does
-    rng = np.random.default_rng(0)
-    free: list[Mel] = []
-    markov: list[Mel] = []
-    baseline = metrics.MarkovBaseline().fit(train_mels)
-    picks = rng.choice(len(train_mels), size=args.free_samples, replace=False)
-    for n, index in enumerate(picks):
-        ref = train_mels[int(index)]
-        bars = 16
-        scale = scale_of(ref.mode) + ((11,) if ref.mode == "minor" else ())
-        # Free sampling: the model picks each bar's density; only bar count and scale are imposed, the nucleus
-        # is not truncated and the register not pulled, so the statistics are the model's own distribution.
-        # It is conditioned on the reference melody's own style tags, as in training: with none (STYLE_none,
-        # which 5 of ~11.8k training melodies carry) the model is out of distribution and under-fills its bars.
-        spec = free_spec(ref.mode, ref.meter, styles.get(ref.source, ()), bars, tuple(sorted(set(scale))))
-        notes, _ = sample_melody(composer.model, composer.vocab, spec, seed=n)
-        free.append(Mel(ref.meter, tuple(notes), ref.mode))
-        markov.append(Mel(ref.meter, tuple(baseline.sample(bars, ref.meter, rng)), ref.mode))
+    free, free_scale, markov, markov_conditioned, picked = free_and_markov(composer, train_mels, styles,
+                                                                           args.free_samples, args.bars)
     reference = metrics.corpus_statistics(train_mels)
-    rows = []
-    for name, group in (("model (free)", free), ("model (cues)", outputs), ("markov", markov)):
+    # Cues change key and mode between sections: each section is one piece for the key-normalized histogram.
+    pieces = {"model (cues)": cue_sections}
+    # "corpus picks" are the corpus melodies the samples stand for: their distance is the sampling noise alone
+    # (what a model that wrote exactly such melodies would score), and their density is what the conditioned
+    # samples aim at (a few long, sparse pieces pull the whole corpus's mean down).
+    groups = (("corpus picks", picked), ("model (free)", free), ("model (free, in scale)", free_scale),
+              ("model (cues)", outputs), ("markov", markov), ("markov (mode+meter)", markov_conditioned))
+    length = f"{args.bars} bars" if args.bars else "the length of its corpus melody"
+    print(f"  Jensen-Shannon distance to the training corpus (lower is closer); {args.free_samples} free and "
+          f"Markov samples, each of {length}, conditioned on the mode and meter of the same corpus melodies:")
+    print(f"  {'':<23} {'pitch-class':>11} {'key-norm pc':>11} {'interval':>9} {'duration':>9} {'notes/bar':>9} "
+          f"{'density':>8}")
+    print(f"  {'corpus':<23} {'':>11} {'':>11} {'':>9} {'':>9} {'':>9} {reference['rhythm_density']:8.2f}")
+    table: dict[str, dict[str, float]] = {}
+    for name, group in groups:
         stats = metrics.corpus_statistics(group)
-        rows.append((name, *(metrics.distance(reference[h], stats[h]) for h in
-                             ("pitch_class_histogram", "interval_histogram", "duration_histogram",
-                              "notes_per_bar_histogram")),
-                     stats["rhythm_density"]))
-    print("  Jensen-Shannon distance to the training corpus (lower is closer):")
-    print(f"  {'':<14} {'pitch-class':>11} {'interval':>9} {'duration':>9} {'notes/bar':>9} {'density':>8}")
-    print(f"  {'corpus':<14} {'':>11} {'':>9} {'':>9} {'':>9} {reference['rhythm_density']:8.2f}")
-    for name, *values in rows:
-        print(f"  {name:<14} {values[0]:11.4f} {values[1]:9.4f} {values[2]:9.4f} {values[3]:9.4f} {values[4]:8.2f}")
+        keyed = metrics.key_normalized_pitch_class_histogram(pieces.get(name, group))
+        values = [metrics.distance(reference["pitch_class_histogram"], stats["pitch_class_histogram"]),
+                  metrics.distance(reference["key_normalized_pitch_class_histogram"], keyed),
+                  *(metrics.distance(reference[h], stats[h]) for h in
+                    ("interval_histogram", "duration_histogram", "notes_per_bar_histogram"))]
+        print(f"  {name:<23} {values[0]:11.4f} {values[1]:11.4f} {values[2]:9.4f} {values[3]:9.4f} {values[4]:9.4f} "
+              f"{stats['rhythm_density']:8.2f}")
+        table[name] = {**dict(zip(("pitch_class", "key_normalized_pitch_class", "interval", "duration",
+                                   "notes_per_bar"), (round(v, 4) for v in values), strict=True)),
+                       "density": round(float(stats["rhythm_density"]), 2)}
+    cue_modes = Counter(m.mode for m in cue_sections)
+    print(f"  cue sections by mode: {dict(sorted(cue_modes.items()))}; corpus melodies by mode: "
+          f"{reference['modes']}")
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps({
+            "command": f"scripts/eval_composer.py --scenes {len(scenes)} --free-samples {args.free_samples} "
+                       f"--bars {args.bars}",
+            "measure": "Jensen-Shannon divergence (bits) to the training corpus; density = mean notes per bar",
+            "corpus_density": round(float(reference["rhythm_density"]), 2), "rows": table}, indent=1) + "\n")
 
     # 3. Memorization: longest run of (interval, duration) events shared with any training melody.
     started = time.perf_counter()
     index = metrics.MemorizationIndex((m.source, m.index, metrics.events_of(m.notes)) for m in train_mels)
     print(f"\nMemorization index over {sum(len(m.notes) for m in train_mels)} training notes "
           f"({time.perf_counter() - started:.1f} s)")
-    for name, group in (("model (cues)", outputs), ("model (free)", free), ("markov", markov)):
+    for name, group in (("model (cues)", outputs), ("model (free)", free), ("markov", markov),
+                        ("markov (mode+meter)", markov_conditioned)):
         runs = [index.longest_shared_run(metrics.events_of(m.notes)).length for m in group]
         q = np.percentile(runs, [50, 90, 95, 100])
         print(f"  {name:<14} longest shared run (events): median {q[0]:.0f}, p90 {q[1]:.0f}, p95 {q[2]:.0f}, "

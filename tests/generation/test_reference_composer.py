@@ -16,7 +16,14 @@ from generation.engines.reference.arrange import arrange, cast_roles, harmonize
 from generation.engines.reference.engine import ReferenceComposer, bar_specs
 from generation.engines.reference.model import CheckpointError, load_checkpoint
 from generation.engines.reference.sample import SamplingSpec, density_bounds, free_spec, sample_melody
-from generation.engines.reference.train import Example, TrainConfig, choose_styles, train, windows
+from generation.engines.reference.train import (
+    Example,
+    TrainConfig,
+    choose_styles,
+    train,
+    windows,
+    without_styles,
+)
 from generation.engines.reference.vocab import DURATIONS, PITCH_HIGH, PITCH_LOW, Vocabulary, density_class
 from generation.engines.score import CuePlan, HitPoint, Section, scale_of
 
@@ -183,6 +190,32 @@ def test_free_sampling_under_the_training_styles_fills_bars_like_the_training_da
         trained = metrics.rhythm_density([e for e in examples if e.styles == (style,)])
         assert density[style] == pytest.approx(trained, rel=0.2), style
     assert density["period:folk"] > 2 * density["period:baroque"]
+
+
+def test_style_dropout_replaces_a_windows_style_tags_by_style_none() -> None:
+    vocab = Vocabulary(("composer:bach", "period:baroque"))
+    row = vocab.encode([(0, 4, 60), (4, 4, 62)], mode="minor", meter=4, styles=("composer:bach", "period:baroque"))
+    dropped = without_styles(vocab, row)
+    assert dropped[:4] == [vocab.id("BOS"), vocab.id("MODE_minor"), vocab.id("METER_4"), vocab.id("STYLE_none")]
+    assert dropped[4:] == row[5:]
+    assert without_styles(vocab, dropped) == dropped
+
+
+def test_with_style_dropout_unconditioned_samples_fill_bars_like_the_whole_training_set() -> None:
+    # Cues whose plan names no known style run under STYLE_none. Style dropout shows the model every kind of
+    # window under STYLE_none too, so unconditioned samples are as busy as the training data as a whole.
+    examples = _styled_examples()
+    cfg = TrainConfig(**{**TINY.__dict__, "steps": 300, "threads": 1, "style_dropout": 0.3})
+    result = train(examples, cfg)
+    model, payload = load_checkpoint(result.checkpoint, None)
+    assert payload["training"]["config"]["style_dropout"] == 0.3
+    spec = free_spec("major", 4, (), 8, scale_of("major"))
+    sampled = [Example("x", tuple(sample_melody(model, result.vocab, spec, seed=s)[0]), "major", 4)
+               for s in range(12)]
+    trained = {style: metrics.rhythm_density([e for e in examples if e.styles == (style,)]) for style in RHYTHMS}
+    # Without dropout this model writes 2.5 notes per bar under STYLE_none (near the sparse style's 2.4).
+    assert min(trained.values()) * 1.3 < metrics.rhythm_density(sampled) < max(trained.values()) / 1.15
+    assert metrics.rhythm_density(sampled) == pytest.approx(metrics.rhythm_density(examples), rel=0.2)
 
 
 def test_louder_sections_ask_for_busier_bars() -> None:

@@ -216,6 +216,15 @@ def test_shipped_reference_model_files_are_pinned():
     records = [ManifestRecord.from_json(r) for r in manifest["records"]]
     assert root_of(records).hex() == manifest["merkle_root"] == meta["model_card"]["training_data"]["manifest_root"]
     assert len(records) == manifest["work_count"] > 1000
+    # Trained past one epoch with style-tag dropout, so cues without a known style tag (STYLE_none) are in
+    # distribution; the config that decided the weights is the one in the card and in the checkpoint.
+    training = meta["model_card"]["training"]
+    assert training["config"] == meta["config"]
+    from generation.engines.reference.model import load_checkpoint
+
+    _, payload = load_checkpoint(data, meta["checkpoint_sha256"])
+    assert payload["training"]["config"] == meta["config"]
+    assert meta["config"]["style_dropout"] > 0 and training["metrics"]["epochs"] >= 1
 
 
 

@@ -124,6 +124,24 @@ def pitch_class_histogram(melodies: Iterable[MelodyLike]) -> FloatArray:
     return _normalized(counts)
 
 
+def key_normalized_pitch_class_histogram(melodies: Iterable[MelodyLike]) -> FloatArray:
+    """Duration-weighted pitch classes after moving each melody's own key to C major or A minor: 12 bins.
+
+    The key is estimated from the melody's notes (`key_estimate`), the same way for every set compared,
+    so melodies in different keys, and outputs transposed into a planned key, are compared by the scale
+    degrees they use; a minor melody lands on A so both modes share the white-key collection.
+    """
+    counts = np.zeros(12, dtype=np.float64)
+    for melody in melodies:
+        if not melody.notes:
+            continue
+        tonic, mode, _ = key_estimate((pitch, duration) for _, duration, pitch in melody.notes)
+        shift = (9 if mode == "minor" else 0) - tonic
+        for _, duration, pitch in melody.notes:
+            counts[(pitch + shift) % 12] += duration
+    return _normalized(counts)
+
+
 def interval_histogram(melodies: Iterable[MelodyLike]) -> FloatArray:
     """Melodic intervals between consecutive notes, clipped to [-12, 12]: 25 bins (index 12 = unison)."""
     counts = np.zeros(2 * INTERVAL_RANGE + 1, dtype=np.float64)
@@ -205,6 +223,7 @@ def corpus_statistics(melodies: Sequence[MelodyLike]) -> dict[str, object]:
         "meters": {str(meter): meters[meter] for meter in sorted(meters)},
         "rhythm_density": rhythm_density(melodies),
         "pitch_class_histogram": pitch_class_histogram(melodies).tolist(),
+        "key_normalized_pitch_class_histogram": key_normalized_pitch_class_histogram(melodies).tolist(),
         "interval_histogram": interval_histogram(melodies).tolist(),
         "duration_histogram": duration_histogram(melodies).tolist(),
         "notes_per_bar_histogram": notes_per_bar_histogram(melodies).tolist(),

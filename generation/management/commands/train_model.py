@@ -34,20 +34,31 @@ class Command(BaseCommand):
         parser.add_argument("--layers", type=int)
         parser.add_argument("--batch-size", type=int)
         parser.add_argument("--block-size", type=int)
+        parser.add_argument("--lr", type=float, help="peak learning rate")
+        parser.add_argument("--min-lr-fraction", dest="min_lr_fraction", type=float,
+                            help="the cosine schedule ends at this fraction of the peak learning rate")
+        parser.add_argument("--style-dropout", dest="style_dropout", type=float,
+                            help="probability a training window is shown with STYLE_none instead of its style tags")
+        parser.add_argument("--threads", type=int, help="torch threads (part of what makes training reproducible)")
+        parser.add_argument("--processes", type=int, default=2, help="processes extracting uncached melodies")
         parser.add_argument("--limit", type=int, help="only the first N cleared works (tests, quick trials)")
         parser.add_argument("--export", type=Path, help="also write checkpoint, model.json, manifest.json here")
 
     def handle(self, *args: Any, **options: Any) -> None:
         overrides = {key: options[opt] for key, opt in (("steps", "steps"), ("d_model", "d_model"),
                                                         ("n_layer", "layers"), ("batch_size", "batch_size"),
-                                                        ("block_size", "block_size")) if options[opt] is not None}
+                                                        ("block_size", "block_size"), ("lr", "lr"),
+                                                        ("min_lr_fraction", "min_lr_fraction"),
+                                                        ("style_dropout", "style_dropout"), ("threads", "threads"))
+                     if options[opt] is not None}
         started = time.perf_counter()
         try:
             model, _ = registry.train_and_register(
                 name=options["name"], version=options["model_version"], territory=options["territory"],
                 collections=options["collection"], seed=options["seed"], train_overrides=overrides,
                 actor=Actor.system("train_model"), limit=options["limit"],
-                also_cleared_for=options["also_cleared_for"], log=self.stdout.write)
+                also_cleared_for=options["also_cleared_for"], processes=options["processes"],
+                log=self.stdout.write)
         except DomainError as exc:
             raise CommandError(f"{exc.code}: {exc.message} {json.dumps(exc.details)[:500]}") from None
         card = model.model_card
