@@ -66,8 +66,8 @@ def _member(column: str) -> str:
     return f"{column} IN (SELECT CAST(value AS INTEGER) FROM json_each(%(ids)s))"  # noqa: S608 (constant names)
 
 
-def _statement(by: str) -> str:
-    """The INSERT for the matches of the opt-outs (`by="optout"`), of the works (`"work"`) or of all (`""`)."""
+def _pairs(by: str) -> str:
+    """The (opt-out, work) pairs of the opt-outs (`by="optout"`), of the works (`"work"`) or of all (`""`)."""
     pairs = _PAIRS.replace("{o}", _member("o.id") if by == "optout" else "TRUE")
     for column in ("o.subject_work_id", "w.id", "c.work_id", "i.work_id"):
         pairs = pairs.replace("{w:" + column + "}", _member(column) if by == "work" else "TRUE")
@@ -79,8 +79,12 @@ def _statement(by: str) -> str:
     else:
         scheme, value = ("substr(o.subject_value, 1, instr(o.subject_value, ':') - 1)",
                          "substr(o.subject_value, instr(o.subject_value, ':') + 1)")
-    pairs = pairs.replace("{scheme}", scheme).replace("{value}", value)
-    return _INSERT.replace("{pairs}", pairs.strip())
+    return pairs.replace("{scheme}", scheme).replace("{value}", value).strip()
+
+
+def _statement(by: str) -> str:
+    """The INSERT for the matches `_pairs(by)` names."""
+    return _INSERT.replace("{pairs}", _pairs(by))
 
 
 def _ids(ids: Sequence[int]) -> Any:
@@ -105,9 +109,8 @@ def record_matches(*, optout_ids: Sequence[int] | None = None, work_ids: Sequenc
 def compare_matches() -> tuple[set[tuple[int, int]], set[tuple[int, int]]]:
     """(missing, extra): the (work, opt-out) pairs the catalog and the opt-outs imply that the index lacks, and
     the pairs it holds that they do not imply. Both empty when the index is right."""
-    pairs = _statement("").split("FROM (", 1)[1].rsplit(") m JOIN", 1)[0]
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT work_id, optout_id FROM ({pairs}) p")  # noqa: S608 (constant text)
+        cursor.execute(f"SELECT work_id, optout_id FROM ({_pairs('')}) p")  # noqa: S608 (constant text)
         implied = {(int(w), int(o)) for w, o in cursor.fetchall()}
         cursor.execute("SELECT work_id, optout_id FROM licensing_optoutmatch")
         stored = {(int(w), int(o)) for w, o in cursor.fetchall()}
