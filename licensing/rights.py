@@ -438,7 +438,7 @@ def evaluate(work_ids: Iterable[int], use: str, territory: str, at: datetime | N
     elif len(ids) <= PREPARED_MAX:
         shape = "complete"
     else:
-        shape = "columnar" if len(ids) >= COLUMNAR_FRACTION * _catalog_size() else "grouped"
+        shape = "columnar" if _columnar(len(ids)) else "grouped"
     groups: dict[tuple[int, int, bool, bool], _Group] = {}
     details: _Details = {}
     if shape == "columnar":
@@ -487,6 +487,10 @@ def evaluate(work_ids: Iterable[int], use: str, territory: str, at: datetime | N
 # Sets of at least this fraction of the catalog are evaluated by licensing.rights_columnar: it reads every
 # license link once instead of probing per requested work, and reduces per work with numpy.
 COLUMNAR_FRACTION = 0.25
+
+
+def _columnar(count: int) -> bool:
+    return count >= COLUMNAR_FRACTION * _catalog_size()
 
 
 def _catalog_size() -> float:
@@ -559,6 +563,12 @@ def _reasons(rank: int, mask: int, opted_out: bool, reserved: bool) -> tuple[str
 def _details(denied: list[int], params: dict[str, Any],
              licensees: list[int]) -> _Details:
     """For denied works: every license considered and every blocking opt-out."""
+    if connection.vendor == "postgresql" and len(denied) > PREPARED_MAX and _columnar(len(denied)):
+        import numpy as np
+
+        from licensing.rights_columnar import details_columns
+
+        return details_columns(np.asarray(denied, dtype=np.int64), params, licensees, sql=_columnar_sql())
     licenses: dict[int, list[int]] = {}
     optouts: dict[int, list[int]] = {}
     for work_id, kind, ref, _status in _run(_DETAILS, params, denied, licensees):

@@ -21,6 +21,7 @@ rights reserved in-band. `tests/licensing/test_rights.py` holds every shape to t
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from itertools import pairwise
 from typing import TYPE_CHECKING, Any
 
@@ -103,7 +104,7 @@ scoped AS (
     WHERE ls.scope = 'collection' AND w.ledger_index < %(size)s
 ),
 hit AS (
-    SELECT m.work_id, m."constraint" AS cons
+    SELECT m.work_id, m.optout_id, m."constraint" AS cons
     FROM licensing_optoutmatch m
     WHERE m.ledger_index < %(size)s AND m.effective_from <= %(at)s AND (m.reserved_mask & %(block)s) != 0
       AND NOT EXISTS (SELECT 1 FROM licensing_optoutwithdrawal ow
@@ -115,7 +116,7 @@ SELECT s.*, k.*, c.*, d.*, h.* FROM
      WHERE ledger_index < %(size)s) k,
     (SELECT array_agg(work_id), array_agg(license_id) FROM scoped) c,
     (SELECT array_agg(id), array_agg(document_ref) FROM ls WHERE status = 0 AND document_ref <> '') d,
-    (SELECT array_agg(work_id) FILTER (WHERE cons = ''), array_agg(work_id) FILTER (WHERE cons <> ''),
+    (SELECT array_agg(work_id), array_agg(optout_id), array_agg((cons <> '')::int),
             array_agg(cons) FILTER (WHERE cons <> '') FROM hit) h
 """
 
@@ -150,6 +151,61 @@ def _positions(sorted_ids: Ids, values: Ids) -> tuple[Ids, NDArray[np.bool_]]:
     return where, sorted_ids[where] == values
 
 
+@dataclass
+class _Columns:
+    """What one statement says about the works asked about, by their index in `ids`."""
+
+    pair_index: Ids  # coverage pairs: the work's index, the license, its status
+    pair_license: Ids
+    pair_status: Ids
+    blocked_index: Ids  # blocking opt-outs: the work's index, the opt-out
+    blocked_optout: Ids
+
+
+def _read(cursor: psycopg.Cursor[Any], ids: Ids, sql: str, params: dict[str, Any], licensees: list[int]) -> _Columns:
+    cursor.execute(sql, {**params, "lic": licensees}, binary=True)
+    row = cursor.fetchone()
+    assert row is not None  # aggregates without GROUP BY return one row
+    (ls_id, ls_status, link_work, link_license, scoped_work, scoped_license, doc_license, doc_refs,
+     hit_work, hit_optout, hit_is_constrained, hit_constraints) = row
+    # License statuses, sorted by license id for lookups.
+    ls_id = _ints(ls_id)
+    order = np.argsort(ls_id)
+    ls_id, ls_status = ls_id[order], _ints(ls_status)[order]
+    # Coverage pairs (work, license) of the licenses asked about, for the works asked about.
+    pair_work = np.concatenate([_ints(link_work), _ints(scoped_work)])
+    pair_license = np.concatenate([_ints(link_license), _ints(scoped_license)])
+    at_license, counted = _positions(ls_id, pair_license)
+    at_work, asked = _positions(ids, pair_work)
+    keep = counted & asked
+    pair_index, pair_license, pair_status = at_work[keep], pair_license[keep], ls_status[at_license[keep]]
+    # Opt-out hits on the works asked about. Unconstrained ones block; a constrained one unless an allowing
+    # license of the work names its document (constraints and document references compared as codes).
+    at_hit, hit_asked = _positions(ids, _ints(hit_work))
+    hit_optout = _ints(hit_optout)
+    blocks = hit_asked.copy()
+    constraints = list(hit_constraints or ())
+    if constraints:
+        codes: dict[str, int] = {}
+        hit_code = np.full(len(hit_optout), -1, np.int64)
+        hit_code_values = np.array([codes.setdefault(c, len(codes)) for c in constraints], np.int64)
+        # The aggregates of one query read the hits in the same order: the constraints belong to the flagged rows.
+        hit_code[np.flatnonzero(_ints(hit_is_constrained))] = hit_code_values
+        doc_ids = _ints(doc_license)
+        doc_codes = np.array([codes.get(ref, -1) for ref in (doc_refs or ())], np.int64)
+        order = np.argsort(doc_ids)
+        allowing = pair_status == 0
+        at_doc, has_doc = _positions(doc_ids[order], pair_license[allowing])
+        named = np.where(has_doc, doc_codes[order][at_doc] if len(doc_ids) else -1, -1)
+        width = len(codes) + 1
+        ok_keys = pair_index[allowing][named >= 0] * width + named[named >= 0]
+        constrained = hit_code >= 0
+        yields = np.zeros(len(hit_optout), bool)
+        yields[constrained] = np.isin(at_hit[constrained] * width + hit_code[constrained], ok_keys)
+        blocks &= ~yields
+    return _Columns(pair_index, pair_license, pair_status, at_hit[blocks], hit_optout[blocks])
+
+
 def evaluate_columns(ids: Ids, params: dict[str, Any], licensees: list[int], *, sql: str, no_license: int,
                      unknown: int) -> list[tuple[tuple[int, int, bool, bool], list[int], list[int] | None]]:
     """Outcome groups of the sorted unique work `ids`: ((rank, mask, opted, reserved), work ids ascending,
@@ -159,25 +215,11 @@ def evaluate_columns(ids: Ids, params: dict[str, Any], licensees: list[int], *, 
     from django.db import connection
 
     connection.ensure_connection()
+    n = len(ids)
     with _cursor(connection.connection) as cursor:
-        cursor.execute(sql, {**params, "lic": licensees}, binary=True)
-        row = cursor.fetchone()
-        assert row is not None  # aggregates without GROUP BY return one row
-        (ls_id, ls_status, link_work, link_license, scoped_work, scoped_license, doc_license, doc_refs,
-         hit_plain, hit_constrained, hit_constraints) = row
-        n = len(ids)
-        # License statuses, sorted by license id for lookups.
-        ls_id = _ints(ls_id)
-        order = np.argsort(ls_id)
-        ls_id, ls_status = ls_id[order], _ints(ls_status)[order]
-        # Coverage pairs (work, license) of the licenses asked about, for the works asked about.
-        pair_work = np.concatenate([_ints(link_work), _ints(scoped_work)])
-        pair_license = np.concatenate([_ints(link_license), _ints(scoped_license)])
-        at_license, counted = _positions(ls_id, pair_license)
-        at_work, asked = _positions(ids, pair_work)
-        keep = counted & asked
-        pair_index, pair_license, pair_status = at_work[keep], pair_license[keep], ls_status[at_license[keep]]
-        # Per work: best status, mask of failing statuses, lowest allowing license.
+        columns = _read(cursor, ids, sql, params, licensees)
+        pair_index, pair_license, pair_status = columns.pair_index, columns.pair_license, columns.pair_status
+        # Per work: best status, mask of failing statuses, lowest allowing license, opted out.
         covered = np.zeros(n, bool)
         covered[pair_index] = True
         rank = np.full(n, 99, np.int64)
@@ -188,24 +230,8 @@ def evaluate_columns(ids: Ids, params: dict[str, Any], licensees: list[int], *, 
         allowing = pair_status == 0
         best_license = np.full(n, np.iinfo(np.int64).max, np.int64)
         np.minimum.at(best_license, pair_index[allowing], pair_license[allowing])
-        # Opt-outs: unconstrained hits block; a constrained one unless an allowing license names its document.
         opted = np.zeros(n, bool)
-        where, present = _positions(ids, _ints(hit_plain))
-        opted[where[present]] = True
-        constrained = _ints(hit_constrained)
-        if len(constrained):
-            codes: dict[str, int] = {}
-            hit_codes = np.array([codes.setdefault(c, len(codes)) for c in hit_constraints], np.int64)
-            doc_of = dict(zip(_ints(doc_license).tolist(), doc_refs or (), strict=True))
-            ok_keys = np.empty(0, np.int64)
-            if doc_of:
-                named = np.array([codes.get(doc_of.get(lic, ""), -1) for lic in pair_license[allowing].tolist()],
-                                 np.int64)
-                relevant = named >= 0
-                ok_keys = ids[pair_index[allowing][relevant]] * len(codes) + named[relevant]
-            blocked = ~np.isin(constrained * len(codes) + hit_codes, ok_keys)
-            where, present = _positions(ids, constrained[blocked])
-            opted[where[present]] = True
+        opted[columns.blocked_index] = True
         # Works without coverage: registered by then, rights reserved.
         reserved = np.zeros(n, bool)
         uncovered = ids[~covered]
@@ -229,3 +255,32 @@ def evaluate_columns(ids: Ids, params: dict[str, Any], licensees: list[int], *, 
         allowed = group_key[0] == 0 and not group_key[2]
         groups.append((group_key, ids[members].tolist(), best_license[members].tolist() if allowed else None))
     return groups
+
+
+def details_columns(denied: Ids, params: dict[str, Any], licensees: list[int], *,
+                    sql: str) -> dict[int, tuple[tuple[int, ...], tuple[int, ...]]]:
+    """For the sorted unique `denied` work ids: every license considered and every blocking opt-out, both
+    ascending (what `licensing.rights._details` reads row by row, for sets too large for that)."""
+    from django.db import connection
+
+    connection.ensure_connection()
+    with _cursor(connection.connection) as cursor:
+        columns = _read(cursor, denied, sql, params, licensees)
+    licenses = _per_work(denied, columns.pair_index, columns.pair_license)
+    optouts = _per_work(denied, columns.blocked_index, columns.blocked_optout)
+    return {w: (licenses.get(w, ()), optouts.get(w, ())) for w in {*licenses, *optouts}}
+
+
+def _per_work(ids: Ids, index: Ids, values: Ids) -> dict[int, tuple[int, ...]]:
+    """Work id -> its distinct values ascending, from parallel (index into `ids`, value) arrays."""
+    if len(index) == 0:
+        return {}
+    order = np.lexsort((values, index))
+    index, values = index[order], values[order]
+    distinct = np.ones(len(index), bool)
+    distinct[1:] = (index[1:] != index[:-1]) | (values[1:] != values[:-1])
+    index, values = index[distinct], values[distinct]
+    starts = np.flatnonzero(np.concatenate(([True], index[1:] != index[:-1])))
+    bounds = [*starts.tolist(), len(index)]
+    flat = values.tolist()
+    return {w: tuple(flat[a:b]) for w, (a, b) in zip(ids[index[starts]].tolist(), pairwise(bounds), strict=True)}
