@@ -100,8 +100,8 @@ def model_card(*, name: str, version: str, prepared: Prepared, metrics: dict[str
         "name": name, "version": version,
         "engine": "clearcue-reference-composer",
         "description": ("Film-cue melody transformer (decoder-only, event tokens) with a rule-based planner, "
-                        "harmonizer, arranger and synthesizer; conditions on mode, meter, per-bar density and "
-                        "style tags."),
+                        "harmonizer, arranger and synthesizer; conditions on mode, meter, style tags, the melody's "
+                        "length and per-bar density, and is told which bar is the last."),
         "intended_use": "Original film and media cues from scene descriptions, behind Clearcue's gate.",
         "training_data": {
             "manifest_root": manifest_root, "leaf_format": LEAF_FORMAT, "works": len(selection.records),

@@ -14,7 +14,7 @@ import torch
 from generation.engines.reference import metrics
 from generation.engines.reference.arrange import arrange, cast_roles, harmonize
 from generation.engines.reference.engine import ReferenceComposer, bar_specs
-from generation.engines.reference.model import CheckpointError, load_checkpoint
+from generation.engines.reference.model import CheckpointError, CueTransformer, ModelConfig, load_checkpoint
 from generation.engines.reference.sample import SamplingSpec, density_bounds, free_spec, sample_melody
 from generation.engines.reference.train import (
     Example,
@@ -24,7 +24,14 @@ from generation.engines.reference.train import (
     windows,
     without_styles,
 )
-from generation.engines.reference.vocab import DURATIONS, PITCH_HIGH, PITCH_LOW, Vocabulary, density_class
+from generation.engines.reference.vocab import (
+    DURATIONS,
+    PITCH_HIGH,
+    PITCH_LOW,
+    Vocabulary,
+    density_class,
+    length_class,
+)
 from generation.engines.score import CuePlan, HitPoint, Section, scale_of
 
 TINY = TrainConfig(steps=40, batch_size=8, d_model=48, n_layer=2, n_head=2, block_size=96, min_style_count=2,
@@ -92,6 +99,76 @@ def test_long_melodies_become_windows_that_start_at_bar_lines_with_their_conditi
         assert len(row) <= 49
         assert row[0] == vocab.id("BOS") and vocab.id("BAR") in row
         assert row[row.index(vocab.id("BAR")) - 1] in (vocab.id("STYLE_none"), *range(len(vocab)))
+
+
+def test_the_conditioning_names_the_length_and_the_last_bar_is_marked_final() -> None:
+    vocab = Vocabulary(("period:folk",))
+    notes = [(12, 4, 67), (16, 4, 72), (20, 4, 74), (32, 16, 72)]  # a pickup, a full bar, a held last note
+    tokens = vocab.encode(notes, mode="major", meter=4, styles=["period:folk"])
+    prefix = vocab.prefix("major", 4, ["period:folk"], 3)
+    assert tokens[:len(prefix)] == prefix and prefix[-1] == vocab.id(f"LEN_{length_class(3)}")
+    assert tokens.count(vocab.id("FINAL")) == 1
+    last_bar = len(tokens) - 1 - tokens[::-1].index(vocab.id("BAR"))
+    assert tokens[last_bar + 1] == vocab.id("FINAL") and tokens[last_bar + 2] == vocab.id("DENS_0")
+    assert vocab.decode(tokens, 4) == notes
+    assert [length_class(b) for b in (1, 8, 9, 16, 17, 48, 64, 65, 500)] == [0, 0, 1, 2, 3, 5, 6, 7, 7]
+
+
+def test_only_windows_that_start_inside_a_melody_are_marked_cont() -> None:
+    vocab = Vocabulary(())
+    rows = windows(vocab, _examples(1)[0], 48)
+    cont, bar = vocab.id("CONT"), vocab.id("BAR")
+    assert len(rows) > 2 and cont not in rows[0]
+    for row in rows[1:]:
+        assert len(row) <= 49 and row.count(cont) == 1 and row[row.index(cont) + 1] == bar
+        assert row[:row.index(cont)] == rows[0][:rows[0].index(bar)]  # the same conditioning, length included
+
+
+def test_a_layout_1_vocabulary_of_an_older_checkpoint_keeps_its_token_ids() -> None:
+    old = Vocabulary.from_json({"styles": ["period:folk"]})  # what 1.0 and 1.1 checkpoints store
+    assert old.layout == 1 and not old.marks_ends and old.id("MODE_major") == 5 and old.id("STYLE_period:folk") == 10
+    assert "FINAL" not in old.ids and "CONT" not in old.ids and not any(n.startswith("LEN_") for n in old.names)
+    assert old.prefix("major", 4, ["period:folk"], 12) == [1, 5, 9, 10]
+    assert Vocabulary.from_json(Vocabulary(("period:folk",)).to_json()).layout == 2
+    model = CueTransformer(ModelConfig(vocab_size=len(old), block_size=64, n_layer=1, n_head=2, d_model=16))
+    model.eval()
+    notes, tokens = sample_melody(model, old, free_spec("major", 4, (), 6, scale_of("major")), seed=0)
+    assert tokens.count(old.id("BAR")) == 6 and all(0 <= t < len(old) for t in tokens)
+    assert tokens[:4] == [1, 5, 9, 4] and all(onset < 6 * 16 for onset, _, _ in notes)  # no LEN, no FINAL
+
+
+def _shaped_examples() -> list[Example]:
+    """Melodies that open with a one-note pickup and close on one held note; short ones busy, long ones sparse."""
+    rng = random.Random(1)
+    out = []
+    for i in range(24):
+        bars, per_bar = (8, 8) if i % 2 else (40, 2)
+        notes, p = [(12, 4, 67)], 67
+        for bar in range(1, bars - 1):
+            for k in range(per_bar):
+                p = max(60, min(79, p + rng.choice([-2, -1, 1, 2])))
+                notes.append((bar * 16 + k * 16 // per_bar, 16 // per_bar, p))
+        notes.append(((bars - 1) * 16, 16, 72))
+        out.append(Example(f"s{i}", tuple(notes), "major", 4, ("period:folk",)))
+    return out
+
+
+def test_free_samples_open_close_and_fill_bars_like_melodies_of_their_length() -> None:
+    # Free samples were 7-9% denser than the catalog: the model never knew a melody's length, took every
+    # training window's first bar for an opening and was never told which bar was the last, so it wrote no
+    # sparse pickups, no held closing notes, and the density of long melodies like short ones.
+    result = train(_shaped_examples(), TrainConfig(**{**TINY.__dict__, "steps": 600, "threads": 1}))
+    model, _ = load_checkpoint(result.checkpoint, None)
+    for bars, busy in ((8, 8), (40, 2)):
+        counts = []
+        for seed in range(4):
+            notes, _ = sample_melody(model, result.vocab, free_spec("major", 4, ("period:folk",), bars,
+                                                                   scale_of("major")), seed=seed)
+            counts.append([sum(1 for onset, _, _ in notes if onset // 16 == bar) for bar in range(bars)])
+        middle = [n for c in counts for n in c[1:-1]]
+        assert sum(middle) / len(middle) == pytest.approx(busy, rel=0.25), bars
+        assert sum(c[0] for c in counts) <= 1.5 * len(counts)  # pickups, not full bars
+        assert all(c[-1] <= 1 for c in counts)  # one held closing note (or none)
 
 
 def test_style_tokens_are_frequent_tags_of_known_kinds() -> None:

@@ -2,7 +2,8 @@
 
 Pure (torch, no Django). The sampler walks the token grammar (BAR, DENS, then POS/PITCH/DUR triples) and
 at every step masks the logits to the tokens that keep the plan:
-- bar count: exactly `len(bars)` bars, then EOS;
+- bar count: exactly `len(bars)` bars, then EOS; the model is told the length class and which bar is the
+  last (layout 2 vocabularies), so it can write an opening, a closing bar and the density of such a melody;
 - density: each bar's DENS token is forced from the plan, and the note count of the bar is held inside
   that class (no BAR before its minimum, no more notes after its maximum);
 - key and mode: pitches only from the bar's scale (relative to C; the arranger transposes to the tonic);
@@ -82,9 +83,10 @@ def density_bounds(density: int, meter: int) -> tuple[int, int]:
 class _Decoder:
     """Feeds tokens to the model one at a time with a KV cache, re-priming when the context is full."""
 
-    def __init__(self, model: CueTransformer, prefix: list[int]) -> None:
+    def __init__(self, model: CueTransformer, prefix: list[int], cont: int | None = None) -> None:
         self.model = model
         self.prefix = prefix
+        self.cont = [] if cont is None else [cont]  # marks a context that starts inside the melody, as in training
         self.body: list[int] = []
         self.past: KVCache | None = None
         self.logits = self._prime(prefix)
@@ -102,7 +104,7 @@ class _Decoder:
             keep = self.body[-(self.model.cfg.block_size // 2):]
             while keep and keep[0] != bar_token:
                 keep = keep[1:]
-            self.logits = self._prime(self.prefix + (keep or [token]))
+            self.logits = self._prime(self.prefix + self.cont + (keep or [token]))
             return
         logits, self.past = self.model(torch.tensor([[token]]), self.past)
         self.logits = logits[0, -1]
@@ -129,8 +131,8 @@ def sample_melody(model: CueTransformer, vocab: Vocabulary, spec: SamplingSpec, 
     """Notes (onset, duration, pitch; sixteenths, C-relative) obeying `spec`, and the tokens that encode them."""
     gen = torch.Generator().manual_seed(seed)
     bar_len = spec.meter * 4
-    prefix = vocab.prefix(spec.mode, spec.meter, spec.styles)
-    decoder = _Decoder(model, prefix)
+    prefix = vocab.prefix(spec.mode, spec.meter, spec.styles, len(spec.bars))
+    decoder = _Decoder(model, prefix, vocab.id("CONT") if vocab.marks_ends else None)
     bar_id, eos_id = vocab.id("BAR"), vocab.id("EOS")
     pos0 = vocab.id("POS_0")
     dens0 = vocab.id("DENS_0")
@@ -140,6 +142,8 @@ def sample_melody(model: CueTransformer, vocab: Vocabulary, spec: SamplingSpec, 
     previous_pitch = spec.center
     for bar_index, bar in enumerate(spec.bars):
         decoder.push(bar_id, bar_id)
+        if vocab.marks_ends and bar_index == len(spec.bars) - 1:
+            decoder.push(vocab.id("FINAL"), bar_id)  # the model writes a closing bar, as melodies end
         if bar.density < 0 and not bar.cadence:  # free: the model chooses how busy the bar is
             density = _pick(decoder.logits, [dens0 + d for d in range(DENSITY_CLASSES)], spec, gen) - dens0
         else:

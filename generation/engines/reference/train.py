@@ -77,20 +77,27 @@ def choose_styles(examples: Sequence[Example], *, min_count: int, limit: int) ->
 
 
 def windows(vocab: Vocabulary, example: Example, block_size: int) -> list[list[int]]:
-    """Token windows of at most block_size + 1 tokens, each starting at a bar and repeating the conditioning."""
+    """Token windows of at most block_size + 1 tokens, each starting at a bar and repeating the conditioning.
+
+    A window that starts inside the melody carries CONT after the conditioning (layout 2), so only real
+    openings teach the model how a melody begins (a pickup, a sparse first bar) and which kind of melody
+    the conditioning calls for: without it a long melody cut into many windows counted as many openings.
+    """
     tokens = vocab.encode(example.notes, mode=example.mode, meter=example.meter, styles=example.styles)
     if len(tokens) <= block_size + 1:
         return [tokens]
     bar = vocab.id("BAR")
     prefix_len = tokens.index(bar)
     prefix, body = tokens[:prefix_len], tokens[prefix_len:]
+    cont = [vocab.id("CONT")] if vocab.marks_ends else []
     bar_starts = [i for i, t in enumerate(body) if t == bar]
-    room = block_size + 1 - prefix_len
     out = []
     for i, start in enumerate(bar_starts):
         if i % 4:  # a new window every four bars: overlap without quadrupling the data
             continue
-        out.append(prefix + body[start:start + room])
+        head = prefix + (cont if start else [])
+        room = block_size + 1 - len(head)
+        out.append(head + body[start:start + room])
         if start + room >= len(body):
             break
     return out
