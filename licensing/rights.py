@@ -199,14 +199,18 @@ _REVOCATION = """LEFT JOIN licensing_licenserevocation rv
 #   per work, so every lookup is an index probe for that work rather than a scan of every license link
 #   (100k links: 31 ms of a 1,000-work evaluation). The work itself is read for party- and collection-scoped
 #   licenses only when there are any (`sc`, evaluated once): at 1M works that probe cost 6 us per work.
-_COVERAGE = {
-    "large": """
-ls AS MATERIALIZED (
+# `ls`: every license of the licensees asked about with its status, once per evaluation (large sets and
+# licensing.rights_columnar).
+_LICENSE_STATUSES = """ls AS MATERIALIZED (
     SELECT l.id, l.scope, l.scope_party_id, l.scope_collection_id, {status} AS status
     FROM licensing_license l
     {revocation}
     WHERE l.ledger_index < %(size)s AND l.licensee_id IN (SELECT id FROM lic)
-),
+)"""
+
+_COVERAGE = {
+    "large": """
+{statuses},
 cov AS (
     SELECT lw.work_id, ls.id AS license_id, ls.status
     FROM ws JOIN licensing_licensework lw ON lw.work_id = ws.id JOIN ls ON ls.id = lw.license_id
@@ -249,14 +253,14 @@ _LICENSE_COLUMNS = ("l.id, l.document_ref, l.valid_from, l.valid_until, l.uses_m
 
 # Opt-outs in force that block the use, through the match index (licensing.optout_matches: which works each
 # opt-out's subject names, resolved when the opt-out or the work was written): one probe per work.
-_HITS = """
-hit AS (
+_HIT = """hit AS (
     SELECT m.work_id, m.optout_id, m."constraint" AS cons
     FROM {matches} m
     WHERE m.ledger_index < %(size)s AND m.effective_from <= %(at)s AND (m.reserved_mask & %(block)s) != 0
       AND NOT EXISTS (SELECT 1 FROM licensing_optoutwithdrawal ow
                       WHERE ow.optout_id = m.optout_id AND ow.ledger_index < %(size)s AND ow.effective_at <= %(at)s)
-),
+)"""
+_HITS = _HIT + """,
 {ok_doc_and_blocked}"""
 
 _MATCHES = {
@@ -357,8 +361,8 @@ def _sql(template: str, *, small: bool = False) -> str:
     size = "small" if small else "large"
     hits = (_HITS.strip().replace("{ok_doc_and_blocked}", _BLOCKED.strip()).replace("{matches}", _MATCHES[size])
             .replace("{ok_doc}", _OK_DOC[size]))
-    coverage = (_COVERAGE[size].strip().replace("{status}", _LICENSE_STATUS).replace("{revocation}", _REVOCATION)
-                .replace("{columns}", _LICENSE_COLUMNS))
+    coverage = (_COVERAGE[size].strip().replace("{statuses}", _LICENSE_STATUSES).replace("{status}", _LICENSE_STATUS)
+                .replace("{revocation}", _REVOCATION).replace("{columns}", _LICENSE_COLUMNS))
     return template.format(ws=_ids_cte("ws"), lic=_ids_cte("lic"), coverage=coverage, hits=hits,
                            unknown=_UNKNOWN_RANK, no_license=_NO_LICENSE_RANK, mask=_mask())
 
@@ -441,30 +445,28 @@ def evaluate(work_ids: Iterable[int], use: str, territory: str, at: datetime | N
         shape = "columnar" if _columnar(len(ids)) else "grouped"
     groups: dict[tuple[int, int, bool, bool], _Group] = {}
     details: _Details = {}
-    if shape == "columnar":
+    rows: Iterable[tuple[Any, ...]]
+    if shape == "columnar":  # outcome groups, ids already ascending
         import numpy as np
 
         from licensing.rights_columnar import evaluate_columns
 
-        for key, work_ids, license_ids in evaluate_columns(
-                np.asarray(ids, dtype=np.int64), params, licensees, sql=_columnar_sql(),
-                no_license=_NO_LICENSE_RANK, unknown=_UNKNOWN_RANK):
-            allowed = key[0] == 0 and not key[2]
-            groups[key] = _Group(allowed, () if allowed else _reasons(*key), work_ids, license_ids)
-        evaluation.groups = sorted(groups.values(), key=lambda g: (not g.allowed, g.reasons))
-        evaluation._details = lambda denied: _details(denied, params, licensees)
-        return evaluation
-    rows = _run(_summary(shape), params, ids, licensees)
+        rows = [(*key, work_ids, license_ids, None, None) for key, work_ids, license_ids in evaluate_columns(
+            np.asarray(ids, dtype=np.int64), params, licensees, sql=_columnar_sql(), no_license=_NO_LICENSE_RANK,
+            unknown=_UNKNOWN_RANK)]
+    elif shape == "grouped":
+        rows = ((*row, None, None) for row in _run(_summary(shape), params, ids, licensees))
+    else:
+        rows = _run(_summary(shape), params, ids, licensees)
     row_ids: Any
     row_license: Any
-    for rank, mask, opted, reserved, row_ids, row_license, licenses, optouts in (
-            rows if shape != "grouped" else ((*row, None, None) for row in rows)):
+    for rank, mask, opted, reserved, row_ids, row_license, licenses, optouts in rows:
         key = (rank, mask, bool(opted), bool(reserved))
         group = groups.get(key)
         if group is None:
             allowed = rank == 0 and not opted
             group = groups[key] = _Group(allowed, () if allowed else _reasons(*key), [], [] if allowed else None)
-        if shape == "grouped":
+        if shape in ("grouped", "columnar"):
             group.work_ids.extend(row_ids)
             if group.license_ids is not None:
                 group.license_ids.extend(row_license)
@@ -474,8 +476,9 @@ def evaluate(work_ids: Iterable[int], use: str, territory: str, at: datetime | N
             group.license_ids.append(int(row_license))
         elif shape == "complete" and rank != _UNKNOWN_RANK:
             details[row_ids] = (tuple(licenses or ()), tuple(optouts or ()))
-    for group in groups.values():
-        _ascending(group)
+    if shape != "columnar":
+        for group in groups.values():
+            _ascending(group)
     evaluation.groups = sorted(groups.values(), key=lambda g: (not g.allowed, g.reasons))
     if shape == "complete":
         evaluation._loaded = details
@@ -504,7 +507,8 @@ def _catalog_size() -> float:
 def _columnar_sql() -> str:
     from licensing.rights_columnar import _STATEMENT
 
-    return _STATEMENT.replace("{status}", _LICENSE_STATUS).replace("{revocation}", _REVOCATION)
+    return (_STATEMENT.replace("{statuses}", _LICENSE_STATUSES).replace("{status}", _LICENSE_STATUS)
+            .replace("{revocation}", _REVOCATION).replace("{hit}", _HIT.replace("{matches}", "licensing_optoutmatch")))
 
 
 def _unique_ids(work_ids: Iterable[int]) -> list[int]:

@@ -84,16 +84,12 @@ def _cursor(connection: Any) -> psycopg.Cursor[Any]:
     return cursor
 
 
-# One row of arrays: license statuses; license links; works of scoped licenses; allowing licenses that carry a
-# document reference; blocking opt-out hits, unconstrained and constrained (with the constraint text).
+# One row of arrays (`{statuses}` and `{hit}` are licensing.rights' CTEs): license statuses; license links;
+# works of scoped licenses; allowing licenses that carry a document reference; blocking opt-out hits, each
+# flagged constrained or not, with the constraint texts.
 _STATEMENT = """
 WITH lic(id) AS (SELECT unnest(%(lic)s::bigint[])),
-ls AS MATERIALIZED (
-    SELECT l.id, l.scope, l.scope_party_id, l.scope_collection_id, l.document_ref, {status} AS status
-    FROM licensing_license l
-    {revocation}
-    WHERE l.ledger_index < %(size)s AND l.licensee_id IN (SELECT id FROM lic)
-),
+{statuses},
 scoped AS (
     SELECT w.id AS work_id, ls.id AS license_id
     FROM ls JOIN licensing_work w ON w.rights_holder_id = ls.scope_party_id
@@ -103,19 +99,14 @@ scoped AS (
     FROM ls JOIN licensing_work w ON w.collection_id = ls.scope_collection_id
     WHERE ls.scope = 'collection' AND w.ledger_index < %(size)s
 ),
-hit AS (
-    SELECT m.work_id, m.optout_id, m."constraint" AS cons
-    FROM licensing_optoutmatch m
-    WHERE m.ledger_index < %(size)s AND m.effective_from <= %(at)s AND (m.reserved_mask & %(block)s) != 0
-      AND NOT EXISTS (SELECT 1 FROM licensing_optoutwithdrawal ow
-                      WHERE ow.optout_id = m.optout_id AND ow.ledger_index < %(size)s AND ow.effective_at <= %(at)s)
-)
+{hit}
 SELECT s.*, k.*, c.*, d.*, h.* FROM
     (SELECT array_agg(id), array_agg(status) FROM ls) s,
     (SELECT array_agg(work_id), array_agg(license_id) FROM licensing_licensework
      WHERE ledger_index < %(size)s) k,
     (SELECT array_agg(work_id), array_agg(license_id) FROM scoped) c,
-    (SELECT array_agg(id), array_agg(document_ref) FROM ls WHERE status = 0 AND document_ref <> '') d,
+    (SELECT array_agg(l.id), array_agg(l.document_ref) FROM ls JOIN licensing_license l ON l.id = ls.id
+     WHERE ls.status = 0 AND l.document_ref <> '') d,
     (SELECT array_agg(work_id), array_agg(optout_id), array_agg((cons <> '')::int),
             array_agg(cons) FILTER (WHERE cons <> '') FROM hit) h
 """
@@ -211,7 +202,8 @@ def evaluate_columns(ids: Ids, params: dict[str, Any], licensees: list[int], *, 
     """Outcome groups of the sorted unique work `ids`: ((rank, mask, opted, reserved), work ids ascending,
     allowing license ids alongside or None), with the ranks and masks of `licensing.rights`.
 
-    `sql` is `_STATEMENT` with the license-status expression filled in (the caller owns it)."""
+    `sql` is `_STATEMENT` with the license statuses (`ls`) and opt-out hits (`hit`) of licensing.rights filled
+    in: the rules live there."""
     from django.db import connection
 
     connection.ensure_connection()
