@@ -41,7 +41,7 @@ lint: venv
 
 typecheck: venv
 	$(VENV)/bin/mypy --strict --follow-imports=silent \
-		licensing/merkle.py licensing/note.py licensing/verifier.py licensing/canonical.py clearcue/env.py clearcue/apikeys.py \
+		licensing/merkle.py licensing/note.py licensing/verifier.py licensing/canonical.py clearcue/env.py clearcue/apikeys.py clearcue/lookups.py \
 		licensing/terms.py licensing/catalog_format.py licensing/prepared.py licensing/tdmrep.py licensing/aipref.py \
 		licensing/liccium.py licensing/cawg.py licensing/inband.py licensing/rights_columnar.py licensing/rights_statements.py licensing/reference_corpus.py \
 		generation/manifest.py generation/engines/score.py generation/engines/instruments.py generation/engines/base.py \

@@ -9,3 +9,6 @@ class ClearcueConfig(AppConfig):
     name = "clearcue"
     verbose_name = "Clearcue: tenancy and access"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from clearcue import lookups  # noqa: F401  (registers the `__any` lookup)

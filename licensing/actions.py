@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from dataclasses import field as dc_field
@@ -12,7 +13,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.files.base import ContentFile
-from django.db import connection, models, transaction
+from django.db import DEFAULT_DB_ALIAS, connection, connections, models, transaction
 from django.utils import timezone
 
 from clearcue.context import request_id_var
@@ -20,7 +21,7 @@ from clearcue.exceptions import DomainError
 from clearcue.models import Organization, User
 from licensing import catalog_format, merkle
 from licensing.assets import AssetError, open_source
-from licensing.canonical import CanonicalJSONError, canonical_bytes, parse
+from licensing.canonical import CanonicalJSONError, canonical_bytes, canonical_bytes_unchecked, parse
 from licensing.catalog_format import PUBLIC_DOMAIN, CatalogFileError, LicenseTerms, PartyRef, RowError
 from licensing.ledger import PAYLOAD_VERSION, Actor, EntryDraft, fetch_nodes, format_time, ledger_signer_key
 from licensing.models import (
@@ -90,6 +91,13 @@ def _insert(table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -
             cursor.executemany(f"INSERT INTO {table} ({names}) VALUES ({placeholders})", rows)  # noqa: S608
 
 
+def _next_ids(table: str, count: int) -> list[int]:
+    """Draw `count` ids from a PostgreSQL table's id sequence in one query."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)", [table, count])
+        return [pk for (pk,) in cursor.fetchall()]
+
+
 def _bulk_insert(model: Any, objs: Sequence[Any]) -> None:
     """Insert model instances in bulk, setting their ids: COPY on PostgreSQL (ids drawn from the sequence in
     one query), bulk_create elsewhere. The catalog's large-import path: an order of magnitude faster than
@@ -101,17 +109,44 @@ def _bulk_insert(model: Any, objs: Sequence[Any]) -> None:
         return
     table = model._meta.db_table
     missing = [o for o in objs if o.pk is None]
-    if missing:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
-                           [table, len(missing)])
-            for obj, (pk,) in zip(missing, cursor.fetchall(), strict=True):
-                obj.pk = pk
+    for obj, pk in zip(missing, _next_ids(table, len(missing)) if missing else (), strict=True):
+        obj.pk = pk
     fields = model._meta.concrete_fields
     getters = [(f.attname, _copy_adapter(f)) for f in fields]
     _insert(table, [f.column for f in fields],
             [[getattr(o, name) if adapt is None else adapt(getattr(o, name)) for name, adapt in getters]
              for o in objs])
+
+
+def _insert_values(model: Any, values: Sequence[dict[str, Any]]) -> list[int]:
+    """Insert rows given as {attname: value} (fields left out take their defaults) and return their new ids,
+    in order. On PostgreSQL no model instance is built per row (COPY of plain tuples: a catalog batch inserts
+    thousands of works); bulk_create elsewhere."""
+    if not values:
+        return []
+    if connection.vendor != "postgresql":
+        objs = [model(**v) for v in values]
+        model.objects.bulk_create(objs)
+        return [o.pk for o in objs]
+    table = model._meta.db_table
+    ids = _next_ids(table, len(values))
+    fields = [f for f in model._meta.concrete_fields if not f.primary_key]
+    unset = object()
+    columns = []
+    for f in fields:
+        adapt = _copy_adapter(f)
+        default = f.get_default()
+        columns.append((f.attname, adapt, default if adapt is None else adapt(default)))
+    rows = []
+    for pk, given in zip(ids, values, strict=True):
+        row = [pk]
+        for name, adapt, default in columns:
+            value = given.get(name, unset)
+            row.append(default if value is unset else value if adapt is None else adapt(value))
+        rows.append(row)
+    pk_column = model._meta.pk.column
+    _insert(table, [pk_column, *(f.column for f in fields)], rows)
+    return ids
 
 
 # Field types whose Python value PostgreSQL's COPY takes as it is (Django's get_db_prep_save returns it unchanged
@@ -122,12 +157,16 @@ _AS_IS = (models.AutoField, models.BigAutoField, models.IntegerField, models.Big
 
 
 def _copy_adapter(f: Any) -> Callable[[Any], Any] | None:
+    """How a field's Python value becomes a COPY value (None: as it is). The connection's operations are
+    looked up once, not per value (each `connection` access goes through a context-local lookup)."""
+    real = connections[DEFAULT_DB_ALIAS]
     if isinstance(f, models.JSONField):
-        encoder = f.encoder
-        return lambda value: None if value is None else connection.ops.adapt_json_value(value, encoder)
+        dumps = json.JSONEncoder if f.encoder is None else f.encoder
+        encode = dumps(ensure_ascii=True, allow_nan=True).encode  # what json.dumps(value) writes
+        return lambda value: None if value is None else encode(value)
     if isinstance(f, _AS_IS):
         return None
-    return lambda value: f.get_db_prep_save(value, connection)
+    return lambda value: f.get_db_prep_save(value, real)
 
 
 def do_append_ledger_entries(drafts: Sequence[EntryDraft], *, actor: Actor,
@@ -139,6 +178,14 @@ def do_append_ledger_entries(drafts: Sequence[EntryDraft], *, actor: Actor,
     costs one locked head read, one read of the popcount(n) peaks of the old tree, two bulk inserts and one
     head update.
     """
+    rows = _append_entries(drafts, actor=actor, request_id=request_id)
+    return [LedgerEntry(**dict(zip(_ENTRY_COLUMNS, row, strict=True))) for row in rows]
+
+
+def _append_entries(drafts: Sequence[EntryDraft], *, actor: Actor,
+                    request_id: str | None = None) -> list[tuple[Any, ...]]:
+    """do_append_ledger_entries without a model instance per entry: the inserted rows (`_ENTRY_COLUMNS`), for
+    bulk writers that only need the leaf indices (a catalog batch appends one entry per work)."""
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("ledger entries must be appended inside the caller's transaction.atomic() block")
     if not drafts:
@@ -157,27 +204,25 @@ def do_append_ledger_entries(drafts: Sequence[EntryDraft], *, actor: Actor,
             payloads.append(canonical_bytes(body))
         except CanonicalJSONError as exc:
             raise DomainError("invalid_ledger_payload", str(exc), details={"draft": position}) from exc
-    hashes = [merkle.leaf_hash(p) for p in payloads]
+    leaf_hash = merkle.leaf_hash
+    hashes = [leaf_hash(p) for p in payloads]
 
     # From here on the caller's transaction holds the head lock until it commits or rolls back.
     start, _ = _lock_head()
     # One read of the old tree's peaks: the ones the new leaves complete, and the rest of the new root.
     appended = merkle.batch_append(start, hashes, fetch_nodes)
 
-    entries = [
-        LedgerEntry(leaf_index=start + i, entry_type=d.entry_type, created_at=now, actor_user_id=actor.user_id,
-                    actor_organization_id=actor.organization_id, actor_name=actor.name[:200], request_id=request_id,
-                    subject_type=d.subject_type, subject_id=str(d.subject_id)[:64], payload=p, leaf_hash=h)
-        for i, (d, p, h) in enumerate(zip(drafts, payloads, hashes, strict=True))
-    ]
-    _insert("licensing_ledgerentry", _ENTRY_COLUMNS,
-            [tuple(getattr(e, c) for c in _ENTRY_COLUMNS) for e in entries])
+    user_id, organization_id, actor_name = actor.user_id, actor.organization_id, actor.name[:200]
+    rows = [(start + i, d.entry_type, now, user_id, organization_id, actor_name, request_id, d.subject_type,
+             str(d.subject_id)[:64], p, h)
+            for i, (d, p, h) in enumerate(zip(drafts, payloads, hashes, strict=True))]
+    _insert("licensing_ledgerentry", _ENTRY_COLUMNS, rows)
     _insert("licensing_ledgernode", ("key", "hash"),
             [(node_key_of(node), digest) for node, digest in appended.nodes if node[0] > 0])
     with connection.cursor() as cursor:
         cursor.execute("UPDATE licensing_ledgerhead SET size = %s, root_hash = %s, updated_at = %s WHERE id = 1",
-                       [start + len(entries), appended.root, now])
-    return entries
+                       [start + len(rows), appended.root, now])
+    return rows
 
 
 def do_append_ledger_entry(entry_type: str, data: dict[str, Any], *, actor: Actor, subject_type: str = "",
@@ -261,8 +306,8 @@ class _LedgerPlan:
         missing = [i for i, d in enumerate(self.drafts) if d is None]
         if missing:
             raise RuntimeError(f"ledger plan has unfilled positions: {missing[:5]}")
-        entries = do_append_ledger_entries([d for d in self.drafts if d is not None], actor=actor)
-        if entries and entries[0].leaf_index != self.start:
+        rows = _append_entries([d for d in self.drafts if d is not None], actor=actor)
+        if rows and rows[0][0] != self.start:
             raise RuntimeError("ledger head moved while a plan held its lock")
 
 
@@ -288,7 +333,7 @@ def _ensure_parties(refs: Iterable[PartyRef], plan: _LedgerPlan, now: datetime) 
     wanted: dict[str, PartyRef] = {}
     for ref in refs:
         wanted.setdefault(ref.key, ref)
-    found = {p.key: p for p in Party.objects.filter(key__in=list(wanted))}
+    found = {p.key: p for p in Party.objects.filter(key__any=list(wanted))}
     new = []
     for key, ref in wanted.items():
         if key not in found:
@@ -375,12 +420,12 @@ def do_apply_catalog_rows(items: Sequence[PreparedRow], *, collection_slug: str,
 
         # Read phase: what exists, and which rows conflict with it.
         existing = {w.source_key: w for w in Work.objects.filter(
-            collection=collection, source_key__in=[i.row.work_id for i in items])}
+            collection=collection, source_key__any=[i.row.work_id for i in items])}
         all_terms = [t for i in items for t in (i.row.license, i.asset.derived_license if i.asset else None) if t]
         licenses = {lic.key: lic for lic in License.objects.filter(
-            key__in=list({_license_key(t) for t in all_terms})).select_related("licensee", "licensor")}
+            key__any=list({_license_key(t) for t in all_terms})).select_related("licensee", "licensor")}
         slugs = {t.licensee for t in all_terms if t.licensee}
-        orgs = {o.slug: o for o in Organization.objects.filter(slug__in=slugs)}
+        orgs = {o.slug: o for o in Organization.objects.filter(slug__any=list(slugs))}
         accepted: list[PreparedRow] = []
         for item in items:
             errors = []
@@ -420,17 +465,18 @@ def do_apply_catalog_rows(items: Sequence[PreparedRow], *, collection_slug: str,
                        "iscc_data", "iscc_instance", "iscc_code", "style_tags", "source_metadata", "inband",
                        "rights_status", "content_digest"]
         records: dict[int, dict[str, Any]] = {}
-        new_works: list[tuple[PreparedRow, Work]] = []
+        new_works: list[tuple[PreparedRow, dict[str, Any]]] = []  # Work column values by attname
         changed: list[tuple[PreparedRow, Work]] = []
         for item in accepted:
             record = _work_record(item, collection)
             records[item.row.row] = record
-            digest = sha256(canonical_bytes(record)).hexdigest()
+            # Unchecked: every value but `source` is checked in the entry below; the parser makes `source` JSON types.
+            digest = sha256(canonical_bytes_unchecked(record)).hexdigest()
             row, asset = item.row, item.asset
             holder = row.rights_holder or (asset.rights_holder if asset else None)
             fields: dict[str, Any] = {
                 "title": row.title, "media_type": row.media_type, "format": row.format,
-                "rights_holder": parties[holder.key] if holder else None,
+                "rights_holder_id": parties[holder.key].pk if holder else None,
                 "asset": asset.storage_name if asset else "", "asset_sha256": asset.sha256 if asset else "",
                 "asset_size": asset.size if asset else None, "iscc_data": asset.iscc_data if asset else "",
                 "iscc_instance": asset.iscc_instance if asset else "", "iscc_code": asset.iscc_code if asset else "",
@@ -440,9 +486,8 @@ def do_apply_catalog_rows(items: Sequence[PreparedRow], *, collection_slug: str,
             }
             work = existing.get(row.work_id)
             if work is None:
-                work = Work(collection=collection, source_key=row.work_id, created_at=now, updated_at=now,
-                            ledger_index=plan.reserve(), **fields)
-                new_works.append((item, work))
+                new_works.append((item, {**fields, "collection_id": collection.pk, "source_key": row.work_id,
+                                         "created_at": now, "updated_at": now, "ledger_index": plan.reserve()}))
             elif work.content_digest == digest:
                 result.unchanged += 1
                 result.work_ids[row.row] = work.pk
@@ -452,7 +497,7 @@ def do_apply_catalog_rows(items: Sequence[PreparedRow], *, collection_slug: str,
                 work.updated_at = now
                 work.updated_ledger_index = plan.reserve()
                 changed.append((item, work))
-        _bulk_insert(Work, [w for _, w in new_works])
+        new_ids = _insert_values(Work, [values for _, values in new_works])
         if changed:
             Work.objects.bulk_update([w for _, w in changed], [*work_fields, "updated_at", "updated_ledger_index"])
             changed_ids = [w.pk for _, w in changed]
@@ -464,25 +509,25 @@ def do_apply_catalog_rows(items: Sequence[PreparedRow], *, collection_slug: str,
         creators: list[tuple[int, int, str, str]] = []
         identifiers: list[tuple[int, str, str]] = []
         tags: list[tuple[int, str]] = []
-        changed_ids = {id(work) for _, work in changed}
-        for item, work in [*new_works, *changed]:
+        written: list[tuple[PreparedRow, int, str, int, bool]] = [  # item, work id, digest, leaf index, updated?
+            *((item, pk, values["content_digest"], values["ledger_index"], False)
+              for (item, values), pk in zip(new_works, new_ids, strict=True)),
+            *((item, work.pk, work.content_digest, work.updated_ledger_index, True) for item, work in changed)]
+        for item, pk, digest, leaf_index, updated in written:
             credited = item.row.creators or (item.asset.creators if item.asset else ())
-            pk = work.pk
             for ref, role in credited:
                 creators.append((pk, parties[ref.key].pk, role, normalize_name(ref.name)))
             identifiers.extend((pk, s, v) for s, v in item.row.identifiers)
             tags.extend((pk, t) for t in item.row.style_tags)
-            result.work_ids[item.row.row] = work.pk
-            data = {"id": work.pk, **records[item.row.row], "content_digest": work.content_digest}
+            result.work_ids[item.row.row] = pk
+            data = {"id": pk, **records[item.row.row], "content_digest": digest}
             data.pop("source")
-            if id(work) in changed_ids:
-                plan.fill(work.updated_ledger_index, EntryDraft(EntryType.WORK_UPDATED, data, "work", str(work.pk)))
-            else:
-                plan.fill(work.ledger_index, EntryDraft(EntryType.WORK_REGISTERED, data, "work", str(work.pk)))
+            plan.fill(leaf_index, EntryDraft(EntryType.WORK_UPDATED if updated else EntryType.WORK_REGISTERED, data,
+                                             "work", str(pk)))
         _insert(WorkCreator._meta.db_table, ("work_id", "party_id", "role", "name_normalized"), creators)
         _insert(WorkIdentifier._meta.db_table, ("work_id", "scheme", "value"), identifiers)
         _insert(WorkTag._meta.db_table, ("work_id", "tag"), tags)
-        record_matches(work_ids=[work.pk for _, work in [*new_works, *changed]])
+        record_matches(work_ids=[pk for _, pk, _, _, _ in written])
         result.created, result.updated = len(new_works), len(changed)
 
         # Licenses named by rows or derived from the assets' own statements: create, or extend to new works.
@@ -494,8 +539,8 @@ def do_apply_catalog_rows(items: Sequence[PreparedRow], *, collection_slug: str,
                     key = _license_key(terms)
                     terms_by_key.setdefault(key, terms)
                     covered.setdefault(key, []).append(result.work_ids[item.row.row])
-        linked = set(LicenseWork.objects.filter(license__key__in=list(covered)).filter(
-            work_id__in={w for ids in covered.values() for w in ids}).values_list("license__key", "work_id"))
+        linked = set(LicenseWork.objects.filter(license__key__any=list(covered)).filter(
+            work_id__any=list({w for ids in covered.values() for w in ids})).values_list("license__key", "work_id"))
         links: list[tuple[int, int, int]] = []
         new_licenses: list[tuple[License, list[int]]] = []
         for key, work_ids in covered.items():

@@ -55,13 +55,22 @@ def _plain(value: Any) -> bool:
     return True
 
 
+# One encoder for every call: json.dumps with non-default options builds a new JSONEncoder each time.
+_ENCODE = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
+
+
 def canonical_bytes(value: Any) -> bytes:
     """Serialize `value` canonically (raises CanonicalJSONError for floats and unsupported types)."""
     if not _plain(value):
         _check(value, "$")
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode(
-        "utf-8"
-    )
+    return _ENCODE(value).encode("utf-8")
+
+
+def canonical_bytes_unchecked(value: Any) -> bytes:
+    """canonical_bytes without the type check, for values built only of types the caller controls (str, int,
+    bool, None, lists and string-keyed dicts of them) that are not themselves a ledger payload, such as a digest
+    of data whose ledger entry is checked anyway. Never for a payload: a float would be written, not refused."""
+    return _ENCODE(value).encode("utf-8")
 
 
 def parse(payload: bytes) -> Any:

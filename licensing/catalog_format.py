@@ -36,6 +36,7 @@ Any other column is kept verbatim in the work's source metadata. Every problem i
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import json
 import re
@@ -90,9 +91,9 @@ class PartyRef:
     ipi: str = ""
     isni: str = ""
 
-    @property
+    @functools.cached_property
     def key(self) -> str:
-        """Natural key: IPI, else ISNI, else the normalized name."""
+        """Natural key: IPI, else ISNI, else the normalized name (computed once per reference)."""
         if self.ipi:
             return f"ipi:{self.ipi}"
         if self.isni:
@@ -188,9 +189,12 @@ def read_records(data: bytes, file_format: str) -> Iterator[tuple[int, Mapping[s
                 continue
             number += 1
             try:
-                record = json.loads(line, parse_float=Decimal)
+                record = json.loads(line, parse_float=Decimal, parse_constant=_no_constant)
             except json.JSONDecodeError as exc:
                 yield number, RowError(number, "", "invalid_json", f"Not valid JSON: {exc.msg} at column {exc.colno}.")
+                continue
+            except _NonStandardNumber as exc:
+                yield number, RowError(number, "", "invalid_json", f"Not valid JSON: {exc} is not a JSON number.")
                 continue
             if not isinstance(record, dict):
                 yield number, RowError(number, "", "invalid_json", "Each line must be a JSON object.")
@@ -198,6 +202,14 @@ def read_records(data: bytes, file_format: str) -> Iterator[tuple[int, Mapping[s
             yield number, record
     else:
         raise CatalogFileError("unknown_format", "The catalog format must be csv or jsonl.")
+
+
+class _NonStandardNumber(ValueError):
+    """NaN, Infinity or -Infinity: Python's json accepts them, JSON (RFC 8259) does not."""
+
+
+def _no_constant(name: str) -> Any:
+    raise _NonStandardNumber(name)
 
 
 def count_records(data: bytes, file_format: str) -> int:

@@ -68,9 +68,14 @@ def uses_mask(uses: Iterable[str]) -> int:
     return mask
 
 
+@functools.lru_cache(maxsize=1024)
+def _uses_of(mask: int) -> tuple[str, ...]:
+    return tuple(use.value for use, bit in USE_BITS.items() if mask & bit)
+
+
 def uses_of(mask: int) -> list[str]:
     """License uses in a bit mask, in vocabulary order."""
-    return [use.value for use, bit in USE_BITS.items() if mask & bit]
+    return list(_uses_of(mask))
 
 
 def reserved_mask(uses: Iterable[str]) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -142,3 +143,70 @@ def test_a_crash_mid_import_leaves_whole_batches_and_a_rerun_resumes_without_dup
     catalog_import.refresh_from_db()
     assert catalog_import.status == "completed" and catalog_import.rows_created == 4
     assert Work.objects.count() == 4 and ImportRowError.objects.count() == 0
+
+
+def test_a_json_lines_row_with_nan_or_infinity_is_rejected_as_invalid_json_and_the_other_rows_commit(
+        catalog_admin, operator_org, django_capture_on_commit_callbacks):
+    # Python's json reads NaN and Infinity; JSON does not, and a ledger payload could not carry them.
+    data = (b'{"work_id": "N-1", "title": "Fine", "tempo": 96.5}\n'
+            b'{"work_id": "N-2", "title": "Not a number", "tempo": NaN}\n'
+            b'{"work_id": "N-3", "title": "Endless", "length": -Infinity}\n')
+    catalog_import = run(catalog_admin, "nan.jsonl", data, django_capture_on_commit_callbacks, "nan")
+    assert (catalog_import.status, catalog_import.rows_created, catalog_import.rows_rejected) == ("completed", 1, 2)
+    errors = list(ImportRowError.objects.filter(catalog_import=catalog_import).order_by("row")
+                  .values_list("row", "code", "message"))
+    assert [(row, code) for row, code, _ in errors] == [(2, "invalid_json"), (3, "invalid_json")]
+    assert "NaN" in errors[0][2] and "-Infinity" in errors[1][2]
+    assert Work.objects.get(source_key="N-1").source_metadata["tempo"] == "96.5"
+
+
+def test_works_written_by_the_bulk_path_read_back_as_the_orm_would_have_written_them(operator_org):
+    from tests.licensing.catalog_helpers import load_catalog, small_catalog
+
+    load_catalog(small_catalog(), operator=operator_org)
+    work = Work.objects.get(source_key="NL-001")
+    # Fields the import does not set take the model's defaults; JSON columns hold JSON, not strings.
+    assert work.updated_ledger_index is None and work.asset_size is None and work.asset.name == ""
+    assert work.inband == {} and isinstance(work.style_tags, list) and isinstance(work.source_metadata, dict)
+    assert work.created_at == work.updated_at and work.ledger_index > 0
+    assert Work.objects.filter(inband={}, source_metadata__notes="first cue").get() == work
+
+
+def test_read_ahead_yields_in_order_raises_the_producers_error_where_it_happened_and_stops_early():
+    import threading
+
+    def items(fail_at=None):
+        for i in range(10):
+            if i == fail_at:
+                raise ValueError(f"bad item {i}")
+            yield i
+
+    assert list(importer._read_ahead(items(), 2)) == list(range(10))
+    assert list(importer._read_ahead(items(), 0)) == list(range(10))
+    seen = []
+    with pytest.raises(ValueError, match="bad item 3"):
+        for i in importer._read_ahead(items(fail_at=3), 2):
+            seen.append(i)
+    assert seen == [0, 1, 2]
+    before = threading.active_count()
+    reader = importer._read_ahead(items(), 1)
+    assert next(reader) == 0
+    reader.close()  # the consumer leaves early: the producer thread ends
+    assert threading.active_count() == before
+
+
+@pytest.mark.parametrize("read_ahead", [0, 3])
+def test_reading_ahead_changes_nothing_in_what_an_import_writes(operator_org, settings, read_ahead):
+    settings.CLEARCUE_IMPORT_READ_AHEAD = read_ahead
+    data = (ASSETS / "catalog" / "small.csv").read_bytes() + b"NL-001,Duplicate,,,,,,,\n"
+    catalog_import = actions.do_create_catalog_import(organization=operator_org, user=None, data=data,
+                                                       file_format="csv", collection_slug="nordlys")
+    assert importer.run_import(catalog_import.pk, batch_size=1) == "completed"
+    catalog_import.refresh_from_db()
+    assert (catalog_import.rows_created, catalog_import.rows_rejected, catalog_import.licenses_created) == (4, 1, 2)
+    # Batches apply in file order: works enter the ledger in row order, each batch after the one before.
+    assert list(Work.objects.order_by("ledger_index").values_list("source_key", flat=True)) == \
+        ["NL-001", "NL-002", "NL-003", "NL-004"]
+    entry = LedgerEntry.objects.get(entry_type="catalog.imported")
+    assert json.loads(bytes(entry.payload))["data"]["rejected"] == 1
+    assert ImportRowError.objects.get(catalog_import=catalog_import).code == "duplicate_work_id"
