@@ -30,7 +30,9 @@ class RunCheck:
 
 
 @functools.lru_cache(maxsize=2)
-def _index(manifest_id: int) -> Any:
+def _index(manifest_id: int, merkle_root: str) -> Any:
+    """The memorization index of a manifest; keyed by its root too, as an id can name another manifest in
+    another database within one process (a restored backup, a test database)."""
     from generation.engines.reference import corpus
     from generation.engines.reference.metrics import MemorizationIndex, events_of
     from generation.registry import cache_dir, read_checked_assets
@@ -57,5 +59,5 @@ def melody_events(engine_name: str, material: Any) -> list[tuple[int, int]]:
 
 def check(model: GenerationModel, events: Sequence[tuple[int, int]]) -> RunCheck:
     """The longest run of `events` found consecutively in one training melody of the model's manifest."""
-    run, position = _index(model.manifest_id).locate(events)
+    run, position = _index(model.manifest_id, model.manifest.merkle_root).locate(events)
     return RunCheck(len(events), run.length, run.source, run.melody_index, position)

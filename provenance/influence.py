@@ -59,8 +59,10 @@ def _build(manifest: TrainingManifest) -> attribution.AttributionIndex:
 
 
 @functools.lru_cache(maxsize=2)
-def _index_for(manifest_id: int) -> attribution.AttributionIndex:
-    manifest = TrainingManifest.objects.get(pk=manifest_id)
+def _index_for(manifest_id: int, merkle_root: str) -> attribution.AttributionIndex:
+    # Keyed by the root too: a manifest never changes, but an id can name another manifest in another database
+    # (a restored backup, a test database) within one process.
+    manifest = TrainingManifest.objects.get(pk=manifest_id, merkle_root=merkle_root)
     path = _cache_path(manifest)
     if path.exists():
         try:
@@ -77,7 +79,7 @@ def _index_for(manifest_id: int) -> attribution.AttributionIndex:
 
 def index_for(manifest: TrainingManifest) -> attribution.AttributionIndex:
     """The attribution index of a training manifest (built on first use, then cached on disk and in memory)."""
-    return _index_for(manifest.pk)
+    return _index_for(manifest.pk, manifest.merkle_root)
 
 
 def query_vector(job: Job) -> Any:
