@@ -277,8 +277,6 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
 # --- Catalog ------------------------------------------------------------------------------------------
 # Rows per committed import batch: larger batches go faster, smaller ones lose less work to a crash.
 CLEARCUE_IMPORT_BATCH_SIZE = env.int("CLEARCUE_IMPORT_BATCH_SIZE", 1000, minimum=1)
-# Batches parsed and validated ahead, in a thread, while the database writes the current one (0: none).
-CLEARCUE_IMPORT_READ_AHEAD = env.int("CLEARCUE_IMPORT_READ_AHEAD", 2, minimum=0)
 
 # --- Jobs ------------------------------------------------------------------------------------------------
 # Seconds a worker holds a job step; after that the reaper hands the job to another worker.

@@ -12,13 +12,11 @@ from __future__ import annotations
 
 import csv
 import io
-import queue
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, TypeVar
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
@@ -60,56 +58,6 @@ def _batches(data: bytes, file_format: str, start_after: int, size: int) -> Iter
             batch = []
     if batch:
         yield batch
-
-
-T = TypeVar("T")
-
-
-def _read_ahead(items: Iterator[T], depth: int) -> Iterator[T]:
-    """Yield `items`, produced by a background thread up to `depth` items ahead (depth 0: in this thread).
-
-    Parsing and validating the next batch (and reading, hashing and fingerprinting its assets) touches no
-    database, so it runs while this thread waits for the server to write and commit the current batch. The
-    producer's exceptions are raised here, where the batch would have been parsed; leaving early (a failed
-    batch, a closed generator) stops the producer at its next item.
-    """
-    if depth <= 0:
-        yield from items
-        return
-    slots: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=depth)
-    stop = threading.Event()
-
-    def put(kind: str, value: Any) -> bool:
-        while not stop.is_set():
-            try:
-                slots.put((kind, value), timeout=0.05)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def produce() -> None:
-        try:
-            for item in items:
-                if not put("item", item):
-                    return
-            put("end", None)
-        except BaseException as exc:  # handed to the consumer, raised there
-            put("error", exc)
-
-    producer = threading.Thread(target=produce, name="catalog-import-read-ahead", daemon=True)
-    producer.start()
-    try:
-        while True:
-            kind, value = slots.get()
-            if kind == "end":
-                return
-            if kind == "error":
-                raise value
-            yield value
-    finally:
-        stop.set()
-        producer.join()
 
 
 @dataclass(frozen=True)
@@ -168,9 +116,8 @@ def run_import(import_id: int, *, batch_size: int | None = None) -> str:
         data = catalog_import.source.open("rb").read()
         zip_data = catalog_import.assets_zip.open("rb").read() if catalog_import.assets_zip else None
         source = open_source(zip_data=zip_data, directory=catalog_import.assets_dir)
-        batches = ((batch, *_prepare(batch, source))
-                   for batch in _batches(data, catalog_import.file_format, catalog_import.next_row, size))
-        for batch, prepared, errors in _read_ahead(batches, settings.CLEARCUE_IMPORT_READ_AHEAD):
+        for batch in _batches(data, catalog_import.file_format, catalog_import.next_row, size):
+            prepared, errors = _prepare(batch, source)
             last_row = max(p[0].row if isinstance(p, list) else p.row for p in batch)
             with transaction.atomic():
                 result = do_apply_catalog_rows(

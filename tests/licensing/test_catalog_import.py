@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -171,42 +170,3 @@ def test_works_written_by_the_bulk_path_read_back_as_the_orm_would_have_written_
     assert work.created_at == work.updated_at and work.ledger_index > 0
     assert Work.objects.filter(inband={}, source_metadata__notes="first cue").get() == work
 
-
-def test_read_ahead_yields_in_order_raises_the_producers_error_where_it_happened_and_stops_early():
-    import threading
-
-    def items(fail_at=None):
-        for i in range(10):
-            if i == fail_at:
-                raise ValueError(f"bad item {i}")
-            yield i
-
-    assert list(importer._read_ahead(items(), 2)) == list(range(10))
-    assert list(importer._read_ahead(items(), 0)) == list(range(10))
-    seen = []
-    with pytest.raises(ValueError, match="bad item 3"):
-        for i in importer._read_ahead(items(fail_at=3), 2):
-            seen.append(i)
-    assert seen == [0, 1, 2]
-    before = threading.active_count()
-    reader = importer._read_ahead(items(), 1)
-    assert next(reader) == 0
-    reader.close()  # the consumer leaves early: the producer thread ends
-    assert threading.active_count() == before
-
-
-@pytest.mark.parametrize("read_ahead", [0, 3])
-def test_reading_ahead_changes_nothing_in_what_an_import_writes(operator_org, settings, read_ahead):
-    settings.CLEARCUE_IMPORT_READ_AHEAD = read_ahead
-    data = (ASSETS / "catalog" / "small.csv").read_bytes() + b"NL-001,Duplicate,,,,,,,\n"
-    catalog_import = actions.do_create_catalog_import(organization=operator_org, user=None, data=data,
-                                                       file_format="csv", collection_slug="nordlys")
-    assert importer.run_import(catalog_import.pk, batch_size=1) == "completed"
-    catalog_import.refresh_from_db()
-    assert (catalog_import.rows_created, catalog_import.rows_rejected, catalog_import.licenses_created) == (4, 1, 2)
-    # Batches apply in file order: works enter the ledger in row order, each batch after the one before.
-    assert list(Work.objects.order_by("ledger_index").values_list("source_key", flat=True)) == \
-        ["NL-001", "NL-002", "NL-003", "NL-004"]
-    entry = LedgerEntry.objects.get(entry_type="catalog.imported")
-    assert json.loads(bytes(entry.payload))["data"]["rejected"] == 1
-    assert ImportRowError.objects.get(catalog_import=catalog_import).code == "duplicate_work_id"
