@@ -207,6 +207,9 @@ def main() -> None:
     parser.add_argument("--free-samples", type=int, default=120, help="free model samples (and as many Markov ones)")
     parser.add_argument("--bars", type=int, default=0,
                         help="bars per free and Markov sample (0: as many as the corpus melody each stands for)")
+    parser.add_argument("--resamples", type=int, default=1000, help="paired bootstrap resamples of the picks")
+    parser.add_argument("--reference", type=int, default=1000,
+                        help="corpus melodies (not among the picks) the piece-by-piece comparison measures against")
     parser.add_argument("--processes", type=int, default=2, help="processes extracting uncached corpus melodies")
     parser.add_argument("--json", type=Path, help="also write the statistics table here (for the model card)")
     parser.add_argument("--write", type=int, default=3, help="write WAV/MIDI/MusicXML of the first N cues")
@@ -306,6 +309,42 @@ def main() -> None:
         table[name] = {**dict(zip(("pitch_class", "key_normalized_pitch_class", "interval", "duration",
                                    "notes_per_bar"), (round(v, 4) for v in values), strict=True)),
                        "density": round(float(stats["rhythm_density"]), 2)}
+    # Paired bootstrap: the rows above differ by less than the picks' own noise in places; resample the picks
+    # (each pick's free sample and Markov samples together) and count how often the model stays closer.
+    pooled = {name: reference[f"{name}_histogram"] for name in metrics.PIECE_FEATURES}
+    counts = {name: metrics.piece_counts(group) for name, group in groups if name != "model (cues)"}
+    print(f"\n  Paired bootstrap ({args.resamples} resamples of the {args.free_samples} picks): share of resamples in "
+          f"which the model's pooled histogram is closer to the corpus than the chain's (density: mean notes per "
+          f"bar closer to the corpus's); ~0.5 = no difference:")
+    print(f"  {'':<45} " + " ".join(f"{name.replace('_', ' '):>13}" for name in (*metrics.PIECE_FEATURES, "density")))
+    bootstrap_table: dict[str, dict[str, float]] = {}
+    for model_name in ("model (free)", "model (free, in scale)"):
+        for chain in ("markov", "markov (mode+meter)"):
+            share = metrics.paired_bootstrap(pooled, counts[model_name], counts[chain],
+                                             density=float(reference["rhythm_density"]), resamples=args.resamples)
+            bootstrap_table[f"{model_name} vs {chain}"] = share
+            print(f"  {model_name + ' vs ' + chain:<45} " + " ".join(
+                f"{share[k]:13.3f}" for k in (*metrics.PIECE_FEATURES, "density")))
+
+    # Piece by piece: a first-order chain matches the pooled interval and duration histograms by construction
+    # (its stationary distribution is the corpus's), so the pooled table cannot tell it from a model there.
+    # Real pieces differ from each other; compare each sample with reference corpus melodies the way corpus
+    # melodies compare with each other (metrics.set_overlap). The reference melodies are not among the picks.
+    picked_ids = {id(m) for m in picked}
+    others = [m for m in train_mels if id(m) not in picked_ids]
+    chosen = np.random.default_rng(1).choice(len(others), size=min(args.reference, len(others)), replace=False)
+    reference_set = [others[int(i)] for i in chosen]
+    print(f"\n  Piece by piece (Yang & Lerch): overlapping area of sample-to-corpus and corpus-to-corpus distances "
+          f"of each piece's own histograms, against {len(reference_set)} other corpus melodies (higher is closer, "
+          f"1 = indistinguishable):")
+    print(f"  {'':<23} " + " ".join(f"{name.replace('_', ' '):>13}" for name in metrics.PIECE_FEATURES))
+    overlap_table: dict[str, dict[str, float]] = {}
+    for name, group in groups:
+        if name == "model (cues)":
+            continue  # sections of planned cues, not meant to be the corpus's distribution
+        overlap = metrics.set_overlap(group, reference_set)
+        overlap_table[name] = {k: round(v, 3) for k, v in overlap.items()}
+        print(f"  {name:<23} " + " ".join(f"{overlap[k]:13.3f}" for k in metrics.PIECE_FEATURES))
     cue_modes = Counter(m.mode for m in cue_sections)
     print(f"  cue sections by mode: {dict(sorted(cue_modes.items()))}; corpus melodies by mode: "
           f"{reference['modes']}")
@@ -315,7 +354,12 @@ def main() -> None:
             "command": f"scripts/eval_composer.py --scenes {len(scenes)} --free-samples {args.free_samples} "
                        f"--bars {args.bars}",
             "measure": "Jensen-Shannon divergence (bits) to the training corpus; density = mean notes per bar",
-            "corpus_density": round(float(reference["rhythm_density"]), 2), "rows": table}, indent=1) + "\n")
+            "corpus_density": round(float(reference["rhythm_density"]), 2), "rows": table,
+            "paired_bootstrap": {"measure": f"share of {args.resamples} paired resamples of the picks in which the "
+                                             "model's pooled distance is below the chain's", "rows": bootstrap_table},
+            "piece_overlap": {"measure": f"overlapping area (Yang & Lerch) against {len(reference_set)} other "
+                                         "corpus melodies; 1 = indistinguishable", "rows": overlap_table}},
+            indent=1) + "\n")
 
     # 3. Memorization: longest run of (interval, duration) events shared with any training melody.
     started = time.perf_counter()

@@ -196,6 +196,83 @@ def test_markov_baseline_refuses_to_sample_unfitted_or_fit_on_nothing() -> None:
 
 
 # ---------------------------------------------------------------------------------------------------
+# Piece by piece
+
+
+def test_overlap_area_is_one_for_one_sample_zero_for_disjoint_and_refuses_nonsense() -> None:
+    rng = np.random.default_rng(0)
+    x = rng.random(20000)
+    assert metrics.overlap_area(x, x) == pytest.approx(1.0)
+    assert metrics.overlap_area(x, x + 10.0) == 0.0
+    # Two draws of one distribution overlap almost fully; a shifted one by about what the shift leaves.
+    assert metrics.overlap_area(x, rng.random(20000)) > 0.9
+    assert metrics.overlap_area(x, rng.random(20000) + 0.5) == pytest.approx(0.5, abs=0.06)
+    assert metrics.overlap_area([0.0, 0.0], [0.0]) == 1.0
+    for bad in (([], [1.0]), ([-1.0], [1.0]), (np.ones((2, 2)), [1.0])):
+        with pytest.raises(ValueError):
+            metrics.overlap_area(*bad)
+
+
+def test_piece_counts_add_up_to_the_pooled_histograms(folk: list[corpus.Melody]) -> None:
+    some = folk[:40]
+    counts = metrics.piece_counts(some)
+    features = metrics.piece_features(some)
+    pooled = {"pitch_class": metrics.pitch_class_histogram(some), "interval": metrics.interval_histogram(some),
+              "duration": metrics.duration_histogram(some), "notes_per_bar": metrics.notes_per_bar_histogram(some)}
+    for name in metrics.PIECE_FEATURES:
+        assert counts[name].shape == features[name].shape == (40, len(pooled[name]))
+        total = counts[name].sum(axis=0)
+        np.testing.assert_allclose(total / total.sum(), pooled[name], atol=1e-12)
+    assert counts["duration"][0].sum() == len(some[0].notes)
+    assert counts["interval"][0].sum() == len(some[0].notes) - 1
+
+
+def test_set_overlap_tells_real_pieces_from_a_chain_whose_pooled_histograms_match(folk: list[corpus.Melody]) -> None:
+    reference, held_out = folk[::2], folk[1::2]
+    baseline = MarkovBaseline().fit(reference)
+    rng = np.random.default_rng(5)
+    chain = [Tune(baseline.sample(len(metrics.notes_per_bar(m)), m.meter, rng), m.meter) for m in held_out]
+    # Pooled, the chain's intervals and durations are about as close to the reference as real tunes are...
+    for histogram in (metrics.interval_histogram, metrics.duration_histogram):
+        assert distance(histogram(reference), histogram(chain)) < 0.03
+    real = metrics.set_overlap(held_out, reference)
+    markov = metrics.set_overlap(chain, reference)
+    assert set(real) == set(metrics.PIECE_FEATURES)
+    # ...but tune by tune real melodies resemble the reference the way its own tunes resemble each other,
+    # and the chain's walks (all alike, with no memory of the key) do not.
+    for name in metrics.PIECE_FEATURES:
+        assert real[name] > 0.85, name
+        assert markov[name] < real[name] - 0.05, name
+    # One tune repeated is the extreme of sameness: its distances are one row of the reference's own.
+    assert metrics.set_overlap([reference[0]] * 5, reference)["interval"] < real["interval"] - 0.1
+    with pytest.raises(ValueError, match="reference"):
+        metrics.set_overlap(held_out, reference[:1])
+
+
+def test_paired_bootstrap_counts_how_often_one_set_stays_closer(folk: list[corpus.Melody]) -> None:
+    reference = folk[::2]
+    pooled = {"pitch_class": metrics.pitch_class_histogram(reference),
+              "interval": metrics.interval_histogram(reference), "duration": metrics.duration_histogram(reference),
+              "notes_per_bar": metrics.notes_per_bar_histogram(reference)}
+    real = folk[1::2][:60]
+    rand = np.random.default_rng(12)
+    noise = [Tune(tuple((2 * i, 2, int(p)) for i, p in enumerate(rand.integers(55, 80, size=48)))) for _ in range(60)]
+    density = metrics.rhythm_density(reference)
+    real_counts, noise_counts = metrics.piece_counts(real), metrics.piece_counts(noise)
+    share = metrics.paired_bootstrap(pooled, real_counts, noise_counts, density=density, resamples=200)
+    assert share == {name: 1.0 for name in (*metrics.PIECE_FEATURES, "density")}
+    reverse = metrics.paired_bootstrap(pooled, noise_counts, real_counts, density=density, resamples=200)
+    assert set(reverse.values()) == {0.0}
+    # A set against itself never wins (ties go to the second set), and the draws are seeded.
+    assert set(metrics.paired_bootstrap(pooled, real_counts, real_counts, resamples=50).values()) == {0.0}
+    half = metrics.piece_counts(reference[:60])
+    assert (metrics.paired_bootstrap(pooled, real_counts, half, resamples=100, seed=3)
+            == metrics.paired_bootstrap(pooled, real_counts, half, resamples=100, seed=3))
+    with pytest.raises(ValueError, match="paired"):
+        metrics.paired_bootstrap(pooled, real_counts, metrics.piece_counts(noise[:10]))
+
+
+# ---------------------------------------------------------------------------------------------------
 # Memorization
 
 

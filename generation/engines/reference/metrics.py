@@ -231,6 +231,137 @@ def corpus_statistics(melodies: Sequence[MelodyLike]) -> dict[str, object]:
 
 
 # ---------------------------------------------------------------------------------------------------
+# Piece by piece (Yang & Lerch)
+
+PIECE_FEATURES = ("pitch_class", "interval", "duration", "notes_per_bar")
+_PIECE_HISTOGRAMS = {"pitch_class": pitch_class_histogram, "interval": interval_histogram,
+                     "duration": duration_histogram, "notes_per_bar": notes_per_bar_histogram}
+OVERLAP_BINS = 100
+
+
+def piece_features(melodies: Sequence[MelodyLike]) -> dict[str, FloatArray]:
+    """Each melody's own histograms: one (melodies x bins) matrix per name in `PIECE_FEATURES`.
+
+    A row is the histogram of that melody alone (all zeros where it has nothing to count, e.g. the
+    intervals of a one-note melody).
+    """
+    return {name: np.array([histogram([melody]) for melody in melodies], dtype=np.float64).reshape(
+        len(melodies), -1) for name, histogram in _PIECE_HISTOGRAMS.items()}
+
+
+def piece_counts(melodies: Sequence[MelodyLike]) -> dict[str, FloatArray]:
+    """Each melody's unnormalized histogram rows: the rows of any subset sum to that subset's pooled counts.
+
+    (Durations weight pitch classes; a melody of n notes counts n - 1 intervals, n durations and one entry
+    per bar.)
+    """
+    features = piece_features(melodies)
+    weights = {
+        "pitch_class": [sum(duration for _, duration, _ in melody.notes) for melody in melodies],
+        "interval": [max(0, len(melody.notes) - 1) for melody in melodies],
+        "duration": [len(melody.notes) for melody in melodies],
+        "notes_per_bar": [len(notes_per_bar(melody)) for melody in melodies],
+    }
+    return {name: features[name] * np.asarray(weights[name], dtype=np.float64)[:, None] for name in PIECE_FEATURES}
+
+
+def paired_bootstrap(reference: dict[str, Sequence[float] | FloatArray], a: dict[str, FloatArray],
+                     b: dict[str, FloatArray], *, density: float | None = None, resamples: int = 1000,
+                     seed: int = 0) -> dict[str, float]:
+    """Share of bootstrap resamples in which set `a`'s pooled histogram is closer to `reference` than `b`'s.
+
+    `a` and `b` are `piece_counts` of paired sets (row i of each stands for the same corpus melody), and
+    `reference` holds the pooled histogram per feature. Each resample draws the same row indices, with
+    replacement, for both sets, so the share says how often the ordering of the two distances survives
+    the sampling noise of the pieces: near 1 or 0 is a real difference, near 0.5 is none. With `density`
+    (the reference's mean notes per bar), "density" is compared too, by the absolute difference of the
+    mean notes per bar (from the notes-per-bar rows; bins past `MAX_NOTES_PER_BAR` count as that many).
+    """
+    rows = {len(matrix) for matrix in (*a.values(), *b.values())}
+    if len(rows) != 1 or 0 in rows:
+        raise ValueError("paired_bootstrap needs paired, non-empty sets of one size")
+    size = rows.pop()
+    rng = np.random.default_rng(seed)
+    draws = rng.integers(0, size, size=(resamples, size))
+    out = {}
+    for name in PIECE_FEATURES:
+        if name not in a or name not in b or name not in reference:
+            continue
+        wins = 0
+        for index in draws:
+            pooled_a, pooled_b = a[name][index].sum(axis=0), b[name][index].sum(axis=0)
+            if pooled_a.sum() > 0 and pooled_b.sum() > 0 and (
+                    distance(reference[name], pooled_a) < distance(reference[name], pooled_b)):
+                wins += 1
+        out[name] = wins / resamples
+    if density is not None:
+        notes = np.arange(MAX_NOTES_PER_BAR + 1, dtype=np.float64)
+        wins = 0
+        for index in draws:
+            bars_a, bars_b = a["notes_per_bar"][index].sum(axis=0), b["notes_per_bar"][index].sum(axis=0)
+            if bars_a.sum() > 0 and bars_b.sum() > 0 and (
+                    abs(bars_a @ notes / bars_a.sum() - density) < abs(bars_b @ notes / bars_b.sum() - density)):
+                wins += 1
+        out["density"] = wins / resamples
+    return out
+
+
+def _pairwise(a: FloatArray, b: FloatArray) -> FloatArray:
+    """Euclidean distances between every row of `a` and every row of `b` (a matrix)."""
+    squared: FloatArray = (a * a).sum(axis=1)[:, None] + (b * b).sum(axis=1)[None, :] - 2.0 * (a @ b.T)
+    out: FloatArray = np.sqrt(np.maximum(squared, 0.0))
+    return out
+
+
+def overlap_area(x: Sequence[float] | FloatArray, y: Sequence[float] | FloatArray, bins: int = OVERLAP_BINS
+                 ) -> float:
+    """Overlapping area of two samples' distributions: 1 identical, 0 disjoint.
+
+    Both are binned on one shared grid from 0 to the 99.9th percentile of the two together (values above
+    it count in the last bin, so one outlier does not coarsen the grid); the area is the sum over bins of
+    the smaller of the two normalized counts.
+    """
+    a = np.asarray(x, dtype=np.float64)
+    b = np.asarray(y, dtype=np.float64)
+    if a.ndim != 1 or b.ndim != 1 or not len(a) or not len(b):
+        raise ValueError("overlap_area needs two non-empty 1-D samples")
+    if (a < 0).any() or (b < 0).any():
+        raise ValueError("overlap_area compares distances, which are non-negative")
+    top = float(np.percentile(np.concatenate([a, b]), 99.9))
+    if top <= 0.0:
+        return 1.0 if a.max() == b.max() == 0.0 else 0.0
+    edges = np.linspace(0.0, top, bins + 1)
+    pa = np.histogram(np.minimum(a, top), bins=edges)[0] / len(a)
+    pb = np.histogram(np.minimum(b, top), bins=edges)[0] / len(b)
+    return float(np.minimum(pa, pb).sum())
+
+
+def set_overlap(candidates: Sequence[MelodyLike], reference: Sequence[MelodyLike]) -> dict[str, float]:
+    """How much each candidate piece resembles reference pieces the way reference pieces resemble each other.
+
+    The absolute/relative measurement of Yang & Lerch ("On the evaluation of generative models in music",
+    Neural Computing and Applications 32, 2020), with the features of `piece_features`: for each feature,
+    the distances from every candidate piece to every reference piece (inter-set) are compared with the
+    distances between every two distinct reference pieces (intra-set) by their overlapping area. A set drawn
+    from the reference's own distribution scores near 1 (only sampling noise keeps it lower); a set of
+    pieces that all sound like the reference's *average* scores lower even when its pooled histograms match,
+    because real pieces differ from each other (one tune moves by step, the next by leaps, one is busy,
+    the next is not). This is what pooled histograms cannot see: a first-order Markov chain matches the
+    pooled interval and duration histograms by construction, but not how they vary from piece to piece.
+    """
+    if len(reference) < 2 or not candidates:
+        raise ValueError("set_overlap needs at least one candidate and two reference pieces")
+    cand, ref = piece_features(candidates), piece_features(reference)
+    upper = np.triu_indices(len(reference), k=1)
+    out = {}
+    for name in PIECE_FEATURES:
+        intra = _pairwise(ref[name], ref[name])[upper]
+        inter = _pairwise(cand[name], ref[name]).ravel()
+        out[name] = overlap_area(intra, inter)
+    return out
+
+
+# ---------------------------------------------------------------------------------------------------
 # Events
 
 
