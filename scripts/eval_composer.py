@@ -318,7 +318,8 @@ def main() -> None:
     # Paired bootstrap: the rows above differ by less than the picks' own noise in places; resample the picks
     # (each pick's free sample and Markov samples together) and count how often the model stays closer.
     pooled = {name: reference[f"{name}_histogram"] for name in metrics.PIECE_FEATURES}
-    counts = {name: metrics.piece_counts(group) for name, group in groups if name != "model (cues)"}
+    counts = {name: metrics.piece_counts(group) for name, group in groups
+              if name.startswith(("model (free", "markov"))}
     print(f"\n  Paired bootstrap ({args.resamples} resamples of the {args.free_samples} picks): share of resamples in "
           f"which the model's pooled histogram is closer to the corpus than the chain's (density: mean notes per "
           f"bar closer to the corpus's); ~0.5 = no difference:")

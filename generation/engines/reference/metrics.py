@@ -281,28 +281,27 @@ def paired_bootstrap(reference: dict[str, Sequence[float] | FloatArray], a: dict
     if len(rows) != 1 or 0 in rows:
         raise ValueError("paired_bootstrap needs paired, non-empty sets of one size")
     size = rows.pop()
-    rng = np.random.default_rng(seed)
-    draws = rng.integers(0, size, size=(resamples, size))
+    draws = np.random.default_rng(seed).integers(0, size, size=(resamples, size))
+    notes = np.arange(MAX_NOTES_PER_BAR + 1, dtype=np.float64)
+    names = [name for name in PIECE_FEATURES if name in a and name in b and name in reference]
+    if density is not None:
+        names.append("density")  # pools the notes-per-bar rows
+
+    def gap(name: str, pooled: FloatArray) -> float:
+        """How far a pooled row is from the reference."""
+        if name == "density":
+            return abs(float(pooled @ notes) / float(pooled.sum()) - float(density or 0.0))
+        return distance(reference[name], pooled)
+
     out = {}
-    for name in PIECE_FEATURES:
-        if name not in a or name not in b or name not in reference:
-            continue
+    for name in names:
+        rows_of = "notes_per_bar" if name == "density" else name
         wins = 0
         for index in draws:
-            pooled_a, pooled_b = a[name][index].sum(axis=0), b[name][index].sum(axis=0)
-            if pooled_a.sum() > 0 and pooled_b.sum() > 0 and (
-                    distance(reference[name], pooled_a) < distance(reference[name], pooled_b)):
+            pooled_a, pooled_b = a[rows_of][index].sum(axis=0), b[rows_of][index].sum(axis=0)
+            if pooled_a.sum() > 0 and pooled_b.sum() > 0 and gap(name, pooled_a) < gap(name, pooled_b):
                 wins += 1
         out[name] = wins / resamples
-    if density is not None:
-        notes = np.arange(MAX_NOTES_PER_BAR + 1, dtype=np.float64)
-        wins = 0
-        for index in draws:
-            bars_a, bars_b = a["notes_per_bar"][index].sum(axis=0), b["notes_per_bar"][index].sum(axis=0)
-            if bars_a.sum() > 0 and bars_b.sum() > 0 and (
-                    abs(bars_a @ notes / bars_a.sum() - density) < abs(bars_b @ notes / bars_b.sum() - density)):
-                wins += 1
-        out["density"] = wins / resamples
     return out
 
 
