@@ -75,14 +75,14 @@ class LedgerEntry(models.Model):
     """One leaf of the log. `payload` (canonical JSON) is what is hashed; the other columns index it."""
 
     leaf_index = models.BigIntegerField(primary_key=True)
-    entry_type = models.CharField(max_length=64, db_index=True)
+    entry_type = models.CharField(max_length=64)  # indexed by ledger_type_leaf_idx (entry_type, leaf_index)
     created_at = models.DateTimeField()
     # Actor and subject are plain ids, not foreign keys: a ledger row must never be updated or cascaded
     # when a user or object is deleted, and the frozen name keeps who acted readable forever.
     actor_user_id = models.BigIntegerField(null=True, blank=True)
     actor_organization_id = models.BigIntegerField(null=True, blank=True, db_index=True)
     actor_name = models.CharField(max_length=200)
-    request_id = models.CharField(max_length=80, blank=True, db_index=True)
+    request_id = models.CharField(max_length=80, blank=True)
     subject_type = models.CharField(max_length=64, blank=True)
     subject_id = models.CharField(max_length=64, blank=True)
     payload = models.BinaryField()
@@ -91,7 +91,10 @@ class LedgerEntry(models.Model):
     class Meta:
         ordering = ["leaf_index"]
         verbose_name_plural = "ledger entries"
+        # Plain btree indexes (Meta, not db_index): db_index on a CharField adds a second, varchar_pattern_ops
+        # index for LIKE lookups, which nothing here makes; every index is paid for on each appended entry.
         indexes = [models.Index(fields=["subject_type", "subject_id"], name="ledger_subject_idx"),
+                   models.Index(fields=["request_id"], name="ledger_request_idx"),
                    # "any entry of these types since leaf N?" (generation.clearance) is a few index probes
                    models.Index(fields=["entry_type", "leaf_index"], name="ledger_type_leaf_idx")]
         triggers = APPEND_ONLY_TRIGGERS
@@ -199,20 +202,21 @@ class MediaType(models.TextChoices):
 class Work(models.Model):
     """A musical work as catalogued: metadata, creators, identifiers, the asset with its hashes, style tags."""
 
-    collection = models.ForeignKey(Collection, on_delete=models.PROTECT, related_name="works")
+    # Indexed by the natural key (collection, source_key), and rights_holder by licensing_work_holder_idx.
+    collection = models.ForeignKey(Collection, on_delete=models.PROTECT, related_name="works", db_index=False)
     # The catalog's own id for the work; (collection, source_key) is the natural key of re-imports.
     source_key = models.CharField(max_length=300)
     title = models.CharField(max_length=500)
     media_type = models.CharField(max_length=16, choices=MediaType.choices, default=MediaType.SYMBOLIC)
     format = models.CharField(max_length=40, blank=True)  # humdrum, abc, musicxml, midi, wav, ...
     rights_holder = models.ForeignKey(Party, null=True, blank=True, on_delete=models.PROTECT,
-                                      related_name="held_works")
+                                      related_name="held_works", db_index=False)
     asset = models.FileField(upload_to="catalog/assets/", max_length=300, blank=True)
-    asset_sha256 = models.CharField(max_length=64, blank=True, db_index=True)
+    asset_sha256 = models.CharField(max_length=64, blank=True)
     asset_size = models.BigIntegerField(null=True, blank=True)
-    iscc_data = models.CharField(max_length=64, blank=True, db_index=True)  # ISCC Data-Code (ISO 24138)
-    iscc_instance = models.CharField(max_length=64, blank=True, db_index=True)  # ISCC Instance-Code
-    iscc_code = models.CharField(max_length=80, blank=True, db_index=True)  # ISCC-CODE combining both units
+    iscc_data = models.CharField(max_length=64, blank=True)  # ISCC Data-Code (ISO 24138)
+    iscc_instance = models.CharField(max_length=64, blank=True)  # ISCC Instance-Code
+    iscc_code = models.CharField(max_length=80, blank=True)  # ISCC-CODE combining both units
     style_tags = models.JSONField(default=list, blank=True)  # ["composer:bach", "period:baroque", ...]
     source_metadata = models.JSONField(default=dict, blank=True)  # the catalog row, verbatim
     inband = models.JSONField(default=dict, blank=True)  # rights and metadata read from the asset itself
@@ -229,7 +233,13 @@ class Work(models.Model):
     class Meta:
         ordering = ["id"]
         constraints = [models.UniqueConstraint(fields=["collection", "source_key"], name="licensing_work_natural_key")]
+        # Plain btree indexes on the hashes and ISCC codes (equality lookups; db_index would add a second,
+        # LIKE-only index to each, paid for on every imported work).
         indexes = [models.Index(fields=["rights_holder"], name="licensing_work_holder_idx"),
+                   models.Index(fields=["asset_sha256"], name="licensing_work_sha256_idx"),
+                   models.Index(fields=["iscc_data"], name="licensing_work_iscc_data_idx"),
+                   models.Index(fields=["iscc_instance"], name="licensing_work_iscc_inst_idx"),
+                   models.Index(fields=["iscc_code"], name="licensing_work_iscc_code_idx"),
                    # rights changes since ledger size N (generation.clearance keeps model clearance current)
                    models.Index(fields=["updated_ledger_index"], name="licensing_work_updated_idx")]
 
@@ -241,13 +251,15 @@ class WorkCreator(models.Model):
     """A creator credited on a work (composer, lyricist, arranger, encoder ...)."""
 
     work = models.ForeignKey(Work, on_delete=models.CASCADE, related_name="creators")
-    party = models.ForeignKey(Party, on_delete=models.PROTECT, related_name="credits")
+    party = models.ForeignKey(Party, on_delete=models.PROTECT, related_name="credits", db_index=False)
     role = models.CharField(max_length=40)
-    name_normalized = models.CharField(max_length=300, db_index=True)
+    name_normalized = models.CharField(max_length=300)
 
     class Meta:
         ordering = ["work_id", "id"]
-        indexes = [models.Index(fields=["party", "work"], name="licensing_credit_party_idx")]
+        # party by licensing_credit_party_idx's prefix; name_normalized by equality only (no LIKE twin)
+        indexes = [models.Index(fields=["party", "work"], name="licensing_credit_party_idx"),
+                   models.Index(fields=["name_normalized"], name="licensing_credit_name_idx")]
 
     def __str__(self) -> str:
         return f"{self.party} ({self.role})"
@@ -311,9 +323,10 @@ class License(models.Model):
     licensee = models.ForeignKey("clearcue.Organization", on_delete=models.PROTECT, related_name="licenses")
     basis = models.CharField(max_length=20, choices=LicenseBasis.choices, default=LicenseBasis.AGREEMENT)
     scope = models.CharField(max_length=16, choices=LicenseScope.choices)
-    scope_party = models.ForeignKey(Party, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    scope_party = models.ForeignKey(Party, null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+                                    db_index=False)  # licensing_license_party_idx
     scope_collection = models.ForeignKey(Collection, null=True, blank=True, on_delete=models.PROTECT,
-                                         related_name="+")
+                                         related_name="+", db_index=False)  # licensing_license_coll_idx
     uses_mask = models.IntegerField()  # licensing.terms.USE_BITS
     territories = models.CharField(max_length=1000, default="|WORLD|")  # "|US|GB|" (licensing.terms)
     excluded_territories = models.CharField(max_length=1000, blank=True, default="")
@@ -359,13 +372,17 @@ class LicenseWork(models.Model):
     """A work named by a license whose scope is explicit works (append-only; extending scope adds rows)."""
 
     license = models.ForeignKey(License, on_delete=models.PROTECT, related_name="work_links")
-    work = models.ForeignKey(Work, on_delete=models.PROTECT, related_name="license_links")
+    # Indexed by the unique (work, license) below.
+    work = models.ForeignKey(Work, on_delete=models.PROTECT, related_name="license_links", db_index=False)
     ledger_index = models.BigIntegerField()
 
     class Meta:
         indexes = [models.Index(fields=["ledger_index"], name="licensing_lw_ledger_idx")]
         triggers = APPEND_ONLY_TRIGGERS
-        constraints = [models.UniqueConstraint(fields=["work", "license"], name="licensing_licensework_unique")]
+        # Covering (PostgreSQL; SQLite ignores `include`): rights evaluation finds a work's licenses, as known at
+        # a ledger size, from the index alone (an index-only scan once VACUUM has marked the pages visible).
+        constraints = [models.UniqueConstraint(fields=["work", "license"], include=["ledger_index"],
+                                               name="licensing_licensework_unique")]
 
     def __str__(self) -> str:
         return f"license {self.license_id} covers work {self.work_id}"
@@ -458,7 +475,11 @@ class OptOutMatch(models.Model):
     ledger_index = models.BigIntegerField()
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["work", "optout"], name="licensing_optoutmatch_unique")]
+        # Covering (PostgreSQL): the per-work probe of rights evaluation reads every column it filters on from
+        # the index (1,000 works: ~1,000 fewer heap page reads).
+        constraints = [models.UniqueConstraint(
+            fields=["work", "optout"], include=["ledger_index", "effective_from", "reserved_mask", "constraint"],
+            name="licensing_optoutmatch_unique")]
         indexes = [models.Index(fields=["optout"], name="licensing_optoutmatch_opt_idx")]
 
     def __str__(self) -> str:

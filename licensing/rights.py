@@ -173,8 +173,12 @@ def _ids_cte(name: str) -> str:
     return f"{name}(id) AS (SELECT CAST(value AS INTEGER) FROM json_each(%({name})s))"  # noqa: S608 (constant name)
 
 
-def _ids_param(ids: Sequence[int]) -> Any:
-    return list(ids) if connection.vendor == "postgresql" else json.dumps(list(ids))
+def _ids_param(ids: Sequence[int]) -> str:
+    """The ids as one array literal: PostgreSQL's text form of bigint[] (cast in the statement), or JSON for
+    SQLite. Built with one join: psycopg's list adaptation inspects every element (0.6 ms per 1,000 ids)."""
+    if connection.vendor == "postgresql":
+        return "{" + ",".join(map(str, ids)) + "}"
+    return json.dumps(list(ids))
 
 
 # A license's status rank (see _STATUS) for the question asked; `l` is the license, `rv` its revocation in force.
@@ -352,9 +356,9 @@ ORDER BY 1, 2, 3
 def _licensee_ids(licensee_ids: Iterable[int] | None) -> list[int]:
     if licensee_ids is not None:
         return sorted(set(licensee_ids))
-    from clearcue.tenancy import operator_organization
+    from clearcue.tenancy import operator_organization_id
 
-    return [operator_organization().pk]
+    return [operator_organization_id()]
 
 
 def _sql(template: str, *, small: bool = False) -> str:

@@ -7,6 +7,7 @@ import io
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection, transaction
 
 from licensing import actions, importer
 from licensing.models import CatalogImport, ImportRowError, LedgerEntry, License, LicenseWork, Work
@@ -170,3 +171,25 @@ def test_works_written_by_the_bulk_path_read_back_as_the_orm_would_have_written_
     assert work.created_at == work.updated_at and work.ledger_index > 0
     assert Work.objects.filter(inband={}, source_metadata__notes="first cue").get() == work
 
+
+
+def _last_vacuum(table):
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT last_vacuum, last_analyze FROM pg_stat_user_tables WHERE relname = %s", [table])
+        return cursor.fetchone()
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="VACUUM is PostgreSQL's")
+@pytest.mark.django_db(transaction=True)
+def test_a_large_import_is_followed_by_vacuum_analyze_of_the_catalog_tables(catalog_admin, operator_org, settings):
+    settings.CLEARCUE_IMPORT_VACUUM_ROWS = 4  # small.csv writes 4 works
+    response = upload(catalog_admin, "small.csv", (ASSETS / "catalog" / "small.csv").read_bytes())
+    assert response.status_code == 202, response.json()
+    assert importer.run_import(response.json()["id"]) == "completed"  # run here unless it already ran in-process
+    for table in importer.CATALOG_TABLES:
+        last_vacuum, last_analyze = _last_vacuum(table)
+        assert last_vacuum is not None and last_analyze is not None, table
+    # Below the threshold, and inside a transaction (where VACUUM cannot run), nothing is done.
+    assert importer.refresh_statistics(3) is False
+    with transaction.atomic():
+        assert importer.refresh_statistics(10) is False
