@@ -174,8 +174,10 @@ def run(args: argparse.Namespace) -> None:
     line("synthetic CSV generated", f"{len(data) / 1e6:,.0f} MB", f"{time.perf_counter() - t:.1f} s")
     settings.CLEARCUE_IMPORT_BATCH_SIZE = args.batch
     batches = _BatchLog()
-    logging.getLogger("licensing.importer").addHandler(batches)
-    logging.getLogger("licensing.importer").setLevel(logging.INFO)
+    importer_log = logging.getLogger("licensing.importer")
+    importer_log.addHandler(batches)
+    importer_log.setLevel(logging.INFO)
+    importer_log.propagate = False  # collected, not printed
     t = time.perf_counter()
     # Upload check + the import itself (run in-process: the embedded default executes the task on commit).
     catalog_import = actions.do_create_catalog_import(organization=operator, user=None, data=data,
