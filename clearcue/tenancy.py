@@ -11,7 +11,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from django.db import connection
 from django.db.models import Model, QuerySet
 from rest_framework.request import Request
 
@@ -105,22 +104,6 @@ def operator_organization() -> Organization:
     """The organization that runs Clearcue (licensee of the platform's own licenses); a clear error if none."""
     operator = Organization.objects.filter(is_operator=True).first()
     if operator is None:
-        raise _no_operator()
+        raise DomainError("no_operator", "No operator organization exists; create one first (make demo does).",
+                          status=409)
     return operator
-
-
-def operator_organization_id() -> int:
-    """The operator organization's id, read without building a model instance (rights evaluation reads it on
-    every call); the same error as operator_organization() if there is none."""
-    with connection.cursor() as cursor:  # same order as operator_organization()
-        cursor.execute(f"SELECT id FROM {Organization._meta.db_table} "  # noqa: S608 (the model's own table)
-                       "WHERE is_operator ORDER BY slug, id LIMIT 1")
-        row = cursor.fetchone()
-    if row is None:
-        raise _no_operator()
-    return int(row[0])
-
-
-def _no_operator() -> DomainError:
-    return DomainError("no_operator", "No operator organization exists; create one first (make demo does).",
-                       status=409)

@@ -356,9 +356,9 @@ ORDER BY 1, 2, 3
 def _licensee_ids(licensee_ids: Iterable[int] | None) -> list[int]:
     if licensee_ids is not None:
         return sorted(set(licensee_ids))
-    from clearcue.tenancy import operator_organization_id
+    from clearcue.tenancy import operator_organization
 
-    return [operator_organization_id()]
+    return [operator_organization().pk]
 
 
 def _sql(template: str, *, small: bool = False) -> str:
