@@ -148,7 +148,8 @@ def run_import(import_id: int, *, batch_size: int | None = None) -> str:
                     claimed_until=timezone.now() + timedelta(seconds=CLAIM_SECONDS))
             now = time.perf_counter()
             logger.info("import %s: rows to %d committed, %d rows in %.3f s (parse %.3f s, apply %.3f s)",
-                        import_id, last_row, len(batch), now - mark, parsed - mark, now - parsed)
+                        import_id, last_row, len(batch), now - mark, parsed - mark, now - parsed,
+                        extra={"batch_rows": len(batch), "batch_seconds": now - mark, "parse_seconds": parsed - mark})
             mark = now
             catalog_import.refresh_from_db()
         with transaction.atomic():

@@ -476,7 +476,7 @@ class OptOutMatch(models.Model):
 
     class Meta:
         # Covering (PostgreSQL): the per-work probe of rights evaluation reads every column it filters on from
-        # the index (1,000 works: ~1,000 fewer heap page reads).
+        # the index (1,000 works of 1M: about 500 fewer buffer reads, none of them heap pages).
         constraints = [models.UniqueConstraint(
             fields=["work", "optout"], include=["ledger_index", "effective_from", "reserved_mask", "constraint"],
             name="licensing_optoutmatch_unique")]

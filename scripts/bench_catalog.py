@@ -75,9 +75,8 @@ class _BatchLog(logging.Handler):
         self.batches: list[tuple[int, float, float]] = []
 
     def emit(self, record: logging.LogRecord) -> None:
-        if record.msg.startswith("import %s: rows to"):
-            _, _, rows, seconds, parse, _apply = record.args  # type: ignore[misc]
-            self.batches.append((rows, seconds, parse))
+        if hasattr(record, "batch_rows"):  # the importer's per-batch line carries its figures as attributes
+            self.batches.append((record.batch_rows, record.batch_seconds, record.parse_seconds))
 
     def report(self, elapsed: float) -> None:
         if not self.batches:
